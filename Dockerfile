@@ -1,0 +1,32 @@
+# Backoffice operator console: gunicorn on port 3000, non-root.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PORT=3000
+
+WORKDIR /app
+
+# Dependencies first, in their own cached layer: only pyproject.toml invalidates it.
+COPY pyproject.toml ./
+RUN python - <<'PY' > /tmp/requirements.txt && pip install -r /tmp/requirements.txt
+import tomllib
+print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
+PY
+
+COPY backoffice ./backoffice
+COPY models ./models
+COPY views ./views
+COPY audit_hooks ./audit_hooks
+COPY wsgi.py README.md ./
+RUN pip install --no-deps . \
+    && useradd --create-home --uid 10001 backoffice \
+    && mkdir -p /app/instance && chown backoffice:backoffice /app/instance
+
+USER backoffice
+EXPOSE 3000
+HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=2)"
+CMD ["sh", "-c", "exec gunicorn --bind 0.0.0.0:${PORT} --workers 2 --threads 4 --timeout 60 --graceful-timeout 30 --no-control-socket --access-logfile - wsgi:app"]

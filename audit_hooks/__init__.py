@@ -1,0 +1,1 @@
+"""The audit hook pipeline that runs inside the transaction, before commit."""

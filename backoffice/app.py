@@ -1,0 +1,53 @@
+"""The application factory. Nothing here is built at import time."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+
+from flask import Flask
+
+from . import csrf, database, errors, health, requestlog
+from .settings import Settings, load_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
+    """Build one console.
+
+    ``settings`` is a :class:`Settings`, a mapping read *instead of* the process
+    environment (handy in tests), or None to read ``os.environ``. Raises
+    :class:`~backoffice.settings.SettingsError` on bad configuration.
+    """
+    if not isinstance(settings, Settings):
+        settings = load_settings(settings)
+    app = Flask("backoffice", instance_path=str(Path.cwd() / "instance"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        BACKOFFICE_SETTINGS=settings,
+        WTF_CSRF_TIME_LIMIT=None,  # tokens are bound to the signing key; pages stay open all day
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    requestlog.init_app(app, settings)
+    if settings.secret_key_generated:
+        log.warning("SECRET_KEY is not set: generated one for this process; "
+                    "CSRF tokens will not survive a restart or work across instances")
+    errors.init_app(app)
+    health.init_app(app)
+    csrf.init_app(app)
+    db = database.init_app(app, settings)
+
+    from models.reflection import reflect
+    from views import init_app as init_views
+
+    with app.app_context():
+        reflection = reflect(db.engine, schemas=settings.backoffice_schemas)
+    app.extensions["backoffice.reflection"] = reflection
+    init_views(app, db, reflection, settings)
+    return app

@@ -1,0 +1,113 @@
+"""The ``backoffice`` command line. Each command builds the app it needs itself."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+import click
+
+from .settings import SettingsError, load_settings
+
+__all__ = ["main", "build_app"]
+
+
+def build_app():
+    """create_app() from the environment; configuration errors become a clean exit."""
+    from .app import create_app
+
+    try:
+        return create_app()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def main() -> None:
+    """Backoffice: an operator console generated from your SQL schema."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=None, help="Port (default: PORT, else 3000).")
+def serve(host: str, port: int | None) -> None:
+    """Serve the console locally (threaded development server; use gunicorn in production)."""
+    from werkzeug.serving import run_simple
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    app = build_app()
+    port = port or settings.port
+    click.echo(f"Backoffice on http://{host}:{port}/admin/")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@main.command("seed-demo")
+@click.option("--movies", type=click.IntRange(min=1), default=2000, show_default=True, help="Number of movies.")
+@click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same catalog).")
+@click.option("--report", is_flag=True, help="Print the exact planted defect counts as JSON.")
+def seed_demo_command(movies: int, seed: int, report: bool) -> None:
+    """(Re-)create the demo catalog tables in DATABASE_URL and fill them."""
+    from sqlalchemy import create_engine
+
+    from models.own import init_db
+
+    from .database import DEMO_FILE
+    from .demo import seed_demo
+
+    settings = _settings()
+    url = settings.database_url
+    if url is None:
+        from pathlib import Path
+
+        path = Path.cwd() / "instance" / DEMO_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"sqlite:///{path}"
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    engine = create_engine(url)
+    try:
+        catalog = seed_demo(engine, movies=movies, seed=seed)
+        init_db(engine)
+    finally:
+        engine.dispose()
+    if report:
+        click.echo(json.dumps(catalog.counts.as_dict(), indent=2))
+    else:
+        click.echo(f"seeded {movies} movies (seed {seed}) into {_safe_url(url)}")
+
+
+@main.command("init-db")
+def init_db_command() -> None:
+    """Create the console's own tables (idempotent). Never touches reflected tables."""
+    from sqlalchemy import create_engine
+
+    from models.own import init_db
+
+    settings = _settings()
+    if settings.database_url is None:
+        raise click.ClickException("DATABASE_URL is not set; the embedded demo database is initialised on first start")
+    engine = create_engine(settings.database_url)
+    try:
+        created = init_db(engine)
+    finally:
+        engine.dispose()
+    click.echo("created: " + ", ".join(created) if created else "nothing to do: the console's tables exist")
+
+
+def _settings():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

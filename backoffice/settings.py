@@ -1,0 +1,215 @@
+"""Every environment variable the console reads, declared once as data.
+
+Each :class:`Setting` names its variable, its default, how the text is converted
+and what it means. :func:`load_settings` converts them all and reports every bad
+value together; nothing else in the code base reads ``os.environ``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url"]
+
+log = logging.getLogger(__name__)
+
+
+class SettingsError(ValueError):
+    """One or more environment variables hold values the console cannot use."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
+
+
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    expected = f"an integer between {minimum} and {maximum}" if maximum is not None else f"an integer >= {minimum}"
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(expected) from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(expected)
+        return value
+
+    return convert
+
+
+def _flag(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError("1 or 0 (also true/false, yes/no, on/off)")
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _realm(text: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise ValueError("printable text without control characters")
+    if not text.strip():
+        raise ValueError("a non-empty realm name")
+    return text
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def normalise_database_url(text: str) -> str:
+    """Return ``text`` as a SQLAlchemy URL with an explicit, installed driver.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not a
+    dependency here; ``postgres://`` (Heroku style) is not understood at all.
+    """
+    text = text.strip()
+    for prefix in ("postgres://", "postgresql://"):
+        if text.startswith(prefix):
+            text = "postgresql+psycopg2://" + text[len(prefix):]
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError("a database URL such as postgresql://user:pass@host/db or sqlite:///path.db") from None
+    if url.get_backend_name() not in ("postgresql", "sqlite"):
+        raise ValueError("a postgresql:// or sqlite:/// URL")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg2":
+        raise ValueError("a PostgreSQL URL using the psycopg2 driver (postgresql:// or postgresql+psycopg2://)")
+    return url.render_as_string(hide_password=False)
+
+
+def _storage_uri(text: str) -> str:
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    if scheme not in ("memory", "redis", "rediss", "redis+unix"):
+        raise ValueError("memory:// or redis://host:port")
+    return text
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, default text, converter and meaning."""
+
+    name: str
+    default: str | None
+    convert: Callable[[str], Any]
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DATABASE_URL", None, normalise_database_url,
+            "Target database; default: the demo catalog in a SQLite file in the instance folder"),
+    Setting("PORT", "3000", _integer(1, 65535), "Port for `backoffice serve` and the container"),
+    Setting("SECRET_KEY", None, _text, "Signs CSRF tokens; generated per process when unset"),
+    Setting("OPERATOR_AUTH_USERNAME", None, _text, "The single operator account (role admin)"),
+    Setting("OPERATOR_AUTH_PASSWORD", None, _text, "Password of that account"),
+    Setting("OPERATOR_AUTH_REQUIRED", "0", _flag, "1 = refuse every protected route when no credentials are configured"),
+    Setting("OPERATOR_AUTH_REALM", "Backoffice Operators", _realm, "Realm of the basic-auth challenge"),
+    Setting("OPERATOR_AUTH_USERS_FILE", None, _text, "File of username:role:password-hash lines"),
+    Setting("OPERATOR_AUTH_RATE_LIMIT_MAX", "30", _integer(1), "Failed attempts allowed per client address per window"),
+    Setting("OPERATOR_AUTH_RATE_LIMIT_WINDOW_SECONDS", "900", _integer(1), "Length of that window"),
+    Setting("RATELIMIT_STORAGE_URI", "memory://", _storage_uri, "Where failed-attempt counts live; redis:// shares them"),
+    Setting("TRUSTED_PROXY_COUNT", "0", _integer(0, 10), "Reverse proxies whose X-Forwarded-For is trusted"),
+    Setting("CATALOG_HEALTH_SAMPLE_LIMIT", "5", _integer(0, 100), "Sample movies shown per health check"),
+    Setting("CATALOG_HEALTH_STALE_DAYS", "180", _integer(1), "Age after which TMDB data counts as stale"),
+    Setting("CATALOG_HEALTH_CACHE_SECONDS", "60", _integer(0), "How long computed health figures are reused"),
+    Setting("BACKOFFICE_CONFIG", None, _text, "Path of the declarative file (default backoffice.toml if present)"),
+    Setting("BACKOFFICE_SCHEMAS", "", _names, "Extra PostgreSQL schemas to reflect, comma separated"),
+    Setting("STATEMENT_TIMEOUT_MS", "5000", _integer(0), "PostgreSQL statement timeout per request (0 = none)"),
+    Setting("BACKOFFICE_AUDIT_HOOKS", "", _names, "Extra audit hooks as dotted paths, comma separated"),
+    Setting("LOG_LEVEL", "INFO", lambda t: _choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
+)
+
+
+def _choice(text: str, options: tuple[str, ...]) -> str:
+    value = text.strip().upper()
+    if value not in options:
+        raise ValueError("one of " + ", ".join(options))
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Converted, validated configuration. Build it with :func:`load_settings`."""
+
+    database_url: str | None = None
+    port: int = 3000
+    secret_key: str | None = None
+    operator_auth_username: str | None = None
+    operator_auth_password: str | None = None
+    operator_auth_required: bool = False
+    operator_auth_realm: str = "Backoffice Operators"
+    operator_auth_users_file: str | None = None
+    operator_auth_rate_limit_max: int = 30
+    operator_auth_rate_limit_window_seconds: int = 900
+    ratelimit_storage_uri: str = "memory://"
+    trusted_proxy_count: int = 0
+    catalog_health_sample_limit: int = 5
+    catalog_health_stale_days: int = 180
+    catalog_health_cache_seconds: int = 60
+    backoffice_config: str | None = None
+    backoffice_schemas: tuple[str, ...] = ()
+    statement_timeout_ms: int = 5000
+    backoffice_audit_hooks: tuple[str, ...] = ()
+    log_level: str = "INFO"
+    secret_key_generated: bool = field(default=False, compare=False)
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def auth_configured(self) -> bool:
+        """True when at least one operator account exists."""
+        return bool(
+            (self.operator_auth_username and self.operator_auth_password) or self.operator_auth_users_file
+        )
+
+    def config_path(self) -> Path | None:
+        """The declarative file to read, or None when there is none."""
+        if self.backoffice_config:
+            return Path(self.backoffice_config)
+        default = Path("backoffice.toml")
+        return default if default.is_file() else None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Convert every declared variable from ``environ`` (default ``os.environ``).
+
+    Raises :class:`SettingsError` naming each bad variable, its value and what
+    was expected. An empty value counts as unset.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None or raw == "":
+            raw = setting.default
+        if raw is None:
+            continue
+        try:
+            values[setting.name.lower()] = setting.convert(raw)
+        except ValueError as exc:
+            shown = "<hidden>" if "PASSWORD" in setting.name or "SECRET" in setting.name else repr(raw)
+            problems.append(f"{setting.name}={shown} is not valid: expected {exc}")
+    if bool(values.get("operator_auth_username")) != bool(values.get("operator_auth_password")):
+        problems.append(
+            "OPERATOR_AUTH_USERNAME and OPERATOR_AUTH_PASSWORD must be set together (only one of them is set)"
+        )
+    if problems:
+        raise SettingsError(problems)
+    if "secret_key" not in values:
+        values["secret_key"] = secrets.token_urlsafe(32)
+        values["secret_key_generated"] = True
+    known = {f.name for f in fields(Settings)}
+    return Settings(**{k: v for k, v in values.items() if k in known})

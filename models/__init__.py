@@ -1,0 +1,1 @@
+"""Reflection of the target schema, and the console's own tables."""

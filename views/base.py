@@ -1,0 +1,61 @@
+"""The base view of every generated table screen: safe defaults, stable order."""
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask_admin.contrib.sqla import ModelView
+from flask_admin.contrib.sqla.form import AdminModelConverter
+from flask_admin.model.form import converts
+from wtforms import fields
+
+from backoffice.csrf import SecureForm
+from models.reflection import ReflectedTable, _identifier
+
+__all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
+
+
+class BackofficeModelConverter(AdminModelConverter):
+    """Flask-Admin's converter plus the types SQLAlchemy 2.1 no longer files under Numeric."""
+
+    @converts("Float", "REAL", "Double", "DOUBLE_PRECISION", "sqlalchemy.sql.sqltypes.Double")
+    def handle_float(self, field_args, **extra):
+        return fields.FloatField(**field_args)
+
+
+class ReflectedModelView(ModelView):
+    """A screen for one reflected table or view.
+
+    Read-only relations (views, tables without a primary key) never offer create,
+    edit or delete; rows are always listed in primary-key order so pages are stable.
+    """
+
+    form_base_class = SecureForm
+    model_form_converter = BackofficeModelConverter
+    can_view_details = True
+    can_export = True
+    column_display_pk = True
+    page_size = 50
+    can_set_page_size = True
+    list_template = "backoffice/model/list.html"
+    details_template = "backoffice/model/details.html"
+
+    def __init__(self, entry: ReflectedTable, screen: str, db, **kwargs):
+        self.entry = entry
+        self.screen = screen
+        if entry.read_only:
+            self.can_create = self.can_edit = self.can_delete = False
+        self.column_default_sort = [(name, False) for name in entry.primary_key]
+        kwargs.setdefault("name", screen)
+        kwargs.setdefault("category", "Schema")
+        kwargs.setdefault("endpoint", endpoint_for(screen))
+        kwargs.setdefault("url", "/admin/" + quote(screen, safe=""))
+        super().__init__(entry.model, db, **kwargs)
+
+
+def endpoint_for(screen: str) -> str:
+    """The Flask endpoint (blueprint) name of a table's screen."""
+    return "table_" + _identifier(screen)
+
+
+def view_for(entry: ReflectedTable, screen: str, db) -> ReflectedModelView:
+    return ReflectedModelView(entry, screen, db)

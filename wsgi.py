@@ -1,0 +1,2 @@
+from backoffice import create_app
+app = create_app()
