@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from . import csrf, database, errors, health, requestlog
+from .declarations import DeclarationError, check_all, load_declarations
 from .settings import Settings, load_settings
 
 __all__ = ["create_app"]
@@ -20,7 +21,9 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
 
     ``settings`` is a :class:`Settings`, a mapping read *instead of* the process
     environment (handy in tests), or None to read ``os.environ``. Raises
-    :class:`~backoffice.settings.SettingsError` on bad configuration.
+    :class:`~backoffice.settings.SettingsError` on bad configuration and
+    :class:`~backoffice.declarations.DeclarationError` when the declarative file
+    has errors (all problems at once).
     """
     if not isinstance(settings, Settings):
         settings = load_settings(settings)
@@ -46,8 +49,17 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
     from models.reflection import reflect
     from views import init_app as init_views
 
+    declarations = load_declarations(settings.config_path())
     with app.app_context():
         reflection = reflect(db.engine, schemas=settings.backoffice_schemas)
     app.extensions["backoffice.reflection"] = reflection
+    app.extensions["backoffice.declarations"] = declarations
+    problems = check_all(declarations, reflection)
+    for found in problems:
+        if not found.is_error:
+            log.warning("%s", found)
+    errors_found = [p for p in problems if p.is_error]
+    if errors_found:
+        raise DeclarationError(errors_found)
     init_views(app, db, reflection, settings)
     return app

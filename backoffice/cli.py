@@ -16,9 +16,11 @@ def build_app():
     """create_app() from the environment; configuration errors become a clean exit."""
     from .app import create_app
 
+    from .declarations import DeclarationError
+
     try:
         return create_app()
-    except SettingsError as exc:
+    except (SettingsError, DeclarationError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -94,6 +96,35 @@ def init_db_command() -> None:
     finally:
         engine.dispose()
     click.echo("created: " + ", ".join(created) if created else "nothing to do: the console's tables exist")
+
+
+@main.command()
+def check() -> None:
+    """Validate the declarative file against the reflected schema; non-zero on errors."""
+    from sqlalchemy import create_engine
+
+    import views  # noqa: F401  (importing the subsystems registers their declaration checks)
+    from models.reflection import reflect
+
+    from .declarations import check_all, load_declarations
+
+    settings = _settings()
+    if settings.database_url is None:
+        raise click.ClickException("DATABASE_URL is not set: nothing to check against")
+    declarations = load_declarations(settings.config_path())
+    engine = create_engine(settings.database_url)
+    try:
+        reflection = reflect(engine, schemas=settings.backoffice_schemas)
+    finally:
+        engine.dispose()
+    problems = check_all(declarations, reflection)
+    for found in problems:
+        click.echo(f"{found.level.upper()}: {found}")
+    errors_found = sum(1 for p in problems if p.is_error)
+    click.echo(f"{len(reflection.tables)} tables and views reflected; {declarations.file}: "
+               f"{errors_found} errors, {len(problems) - errors_found} warnings")
+    if errors_found:
+        raise SystemExit(1)
 
 
 def _settings():

@@ -1,0 +1,164 @@
+"""The declarative file: one TOML file describes the whole console.
+
+Sections (each owned by the subsystem that reads it)::
+
+    [views.<table>]     screens: labels, columns, filters, roles...   (views/)
+    [health.<name>]     catalog-health checks                          (backoffice/catalog/)
+    [queues.<name>]     review queues                                  (views/review_queue...)
+    [hooks]             extra audit hooks: audit = ["pkg.mod:func"]    (audit_hooks/)
+
+Loading only parses. Validation is a list of *checks*: functions registered with
+:func:`register_check` that receive the declarations and the reflected schema and
+yield :class:`Problem` objects. Every problem is reported at once, each naming the
+file, the table, the option (with index), the value, a hint and a stable id;
+errors stop start-up, warnings are logged. ``backoffice check`` prints the same.
+
+Problem ids are declared in :data:`PROBLEM_IDS` (one line each) so the guide and
+its test can list them all. Ranges: E00x file, E01x-E04x views, E05x-E06x health,
+E07x-E08x queues, E09x hooks; warnings W0xx likewise.
+"""
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "Declarations", "DeclarationError", "Problem", "PROBLEM_IDS", "SECTIONS",
+    "load_declarations", "register_check", "check_all", "did_you_mean", "problem",
+]
+
+#: Top-level sections the file may hold.
+SECTIONS = ("views", "health", "queues", "hooks")
+
+#: Every stable problem id and what it means. Subsystems add theirs here.
+PROBLEM_IDS: dict[str, str] = {
+    "backoffice.E001": "the file cannot be read or is not valid TOML",
+    "backoffice.E002": "unknown top-level section",
+    "backoffice.E003": "a section or entry has the wrong shape (a table was expected)",
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about the declarative file (or the schema it refers to)."""
+
+    id: str
+    level: str  # "error" | "warning"
+    file: str
+    option: str  # dotted path with index, e.g. "views.movies.list[2]"
+    message: str
+    table: str | None = None
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.level == "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}: {self.option}"
+        text = f"{where}: {self.message}"
+        if self.hint:
+            text += f"; {self.hint}"
+        return f"{text} [{self.id}]"
+
+
+class DeclarationError(ValueError):
+    """The declarative file has errors; start-up stops. ``problems`` holds them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("the declarative file has errors:\n  " + "\n  ".join(str(p) for p in problems))
+
+
+@dataclass
+class Declarations:
+    """The parsed file. Empty sections when there is no file (safe generated defaults)."""
+
+    path: Path | None = None
+    views: dict[str, Any] = field(default_factory=dict)
+    health: dict[str, Any] = field(default_factory=dict)
+    queues: dict[str, Any] = field(default_factory=dict)
+    hooks: dict[str, Any] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)  # found while parsing
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path else "<defaults>"
+
+
+def problem(id: str, declarations: Declarations, option: str, message: str, *, table: str | None = None,
+            hint: str | None = None) -> Problem:
+    """Build a problem; the level follows from the id (E... error, W... warning)."""
+    if id not in PROBLEM_IDS:
+        raise KeyError(f"undeclared problem id {id}: add it to PROBLEM_IDS")
+    level = "warning" if id.split(".", 1)[1].startswith("W") else "error"
+    return Problem(id=id, level=level, file=declarations.file, option=option, message=message, table=table,
+                   hint=hint)
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest choice, or listing a few when nothing is close."""
+    choices = sorted(set(choices))
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    if choices and len(choices) <= 8:
+        return "expected one of: " + ", ".join(f"'{c}'" for c in choices)
+    return None
+
+
+def load_declarations(path: Path | str | None) -> Declarations:
+    """Parse the file at ``path`` (None: no file, defaults everywhere).
+
+    Parsing problems are recorded in ``declarations.problems`` rather than raised,
+    so they are reported together with the schema checks.
+    """
+    declarations = Declarations(path=Path(path) if path else None)
+    if path is None:
+        return declarations
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        declarations.problems.append(problem("backoffice.E001", declarations, "<file>", "the file does not exist"))
+        return declarations
+    except (OSError, UnicodeDecodeError) as exc:
+        declarations.problems.append(problem("backoffice.E001", declarations, "<file>", f"cannot be read: {exc}"))
+        return declarations
+    except tomllib.TOMLDecodeError as exc:
+        declarations.problems.append(problem("backoffice.E001", declarations, "<file>", f"is not valid TOML: {exc}"))
+        return declarations
+    for key, value in data.items():
+        if key not in SECTIONS:
+            declarations.problems.append(problem(
+                "backoffice.E002", declarations, key, f"unknown section '{key}'", hint=did_you_mean(key, SECTIONS)))
+            continue
+        if not isinstance(value, dict):
+            declarations.problems.append(problem(
+                "backoffice.E003", declarations, key, f"'{key}' must be a table ([{key}.<name>])"))
+            continue
+        setattr(declarations, key, value)
+    return declarations
+
+
+Check = Callable[[Declarations, Any], Iterable[Problem]]
+_CHECKS: list[Check] = []
+
+
+def register_check(check: Check) -> Check:
+    """Register a validation function (usable as a decorator). It receives the
+    declarations and the :class:`~models.reflection.Reflection` and yields problems."""
+    if check not in _CHECKS:
+        _CHECKS.append(check)
+    return check
+
+
+def check_all(declarations: Declarations, reflection: Any) -> list[Problem]:
+    """Parsing problems plus every registered check's, in a stable order."""
+    problems = list(declarations.problems)
+    for check in _CHECKS:
+        problems.extend(check(declarations, reflection))
+    return problems
