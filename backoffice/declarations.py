@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "Option", "OPTIONS", "declare_options",
     "Declarations", "DeclarationError", "Problem", "PROBLEM_IDS", "SECTIONS",
     "load_declarations", "register_check", "check_all", "did_you_mean", "problem",
 ]
@@ -39,7 +40,45 @@ PROBLEM_IDS: dict[str, str] = {
     "backoffice.E001": "the file cannot be read or is not valid TOML",
     "backoffice.E002": "unknown top-level section",
     "backoffice.E003": "a section or entry has the wrong shape (a table was expected)",
+    "backoffice.E004": "unknown option in an entry",
+    "backoffice.E005": "an option's value has the wrong type",
 }
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key an entry of a section may hold; the maintainer's guide lists them all.
+
+    ``kind`` is one of: str, int, bool, str-list, table, dict. Deeper checks
+    (columns exist, roles are known...) belong to the owning subsystem's checks.
+    """
+
+    name: str
+    kind: str
+    help: str
+    default: Any = None
+    example: str | None = None
+
+
+#: section -> option name -> Option, filled by each owning subsystem at import.
+OPTIONS: dict[str, dict[str, Option]] = {section: {} for section in SECTIONS}
+_KINDS: dict[str, Callable[[Any], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "bool": lambda v: isinstance(v, bool),
+    "str-list": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+    "table": lambda v: isinstance(v, dict),
+    "dict": lambda v: isinstance(v, dict),
+    "any": lambda v: True,
+}
+
+
+def declare_options(section: str, *options: Option) -> None:
+    """Declare the keys entries of ``section`` accept (called by the owning subsystem)."""
+    for option in options:
+        if option.kind not in _KINDS:
+            raise ValueError(f"unknown option kind {option.kind!r} for {section}.{option.name}")
+        OPTIONS[section][option.name] = option
 
 
 @dataclass(frozen=True)
@@ -156,9 +195,34 @@ def register_check(check: Check) -> Check:
     return check
 
 
+def _check_option_shapes(declarations: Declarations) -> Iterable[Problem]:
+    """Unknown keys and wrong value types, for every section that declared options.
+    (``hooks`` is a single table, the others hold one table per entry.)"""
+    for section in SECTIONS:
+        declared = OPTIONS[section]
+        if not declared:
+            continue
+        entries = {"": getattr(declarations, section)} if section == "hooks" else getattr(declarations, section)
+        for name, entry in entries.items():
+            prefix = f"{section}.{name}" if name else section
+            if not isinstance(entry, dict):
+                yield problem("backoffice.E003", declarations, prefix, f"'{prefix}' must be a table")
+                continue
+            for key, value in entry.items():
+                option = declared.get(key)
+                if option is None:
+                    yield problem("backoffice.E004", declarations, f"{prefix}.{key}", f"unknown option '{key}'",
+                                  table=name or None, hint=did_you_mean(key, declared))
+                elif not _KINDS[option.kind](value):
+                    yield problem("backoffice.E005", declarations, f"{prefix}.{key}",
+                                  f"expected {option.kind}, got {type(value).__name__} {value!r}",
+                                  table=name or None)
+
+
 def check_all(declarations: Declarations, reflection: Any) -> list[Problem]:
-    """Parsing problems plus every registered check's, in a stable order."""
+    """Parsing problems, option shapes, then every registered check's, in a stable order."""
     problems = list(declarations.problems)
+    problems.extend(_check_option_shapes(declarations))
     for check in _CHECKS:
         problems.extend(check(declarations, reflection))
     return problems

@@ -39,11 +39,20 @@ class ReflectedModelView(ModelView):
     list_template = "backoffice/model/list.html"
     details_template = "backoffice/model/details.html"
 
+    #: Least role that may see / create / edit / delete / export on this screen
+    #: (``None`` or "nobody": no one). Enforced by the access mixin; tuned by the file.
+    view_role: str | None = "viewer"
+    create_role: str | None = "admin"
+    edit_role: str | None = "operator"
+    delete_role: str | None = "admin"
+    export_role: str | None = "viewer"
+
     def __init__(self, entry: ReflectedTable, screen: str, db, **kwargs):
         self.entry = entry
         self.screen = screen
         if entry.read_only:
             self.can_create = self.can_edit = self.can_delete = False
+            self.create_role = self.edit_role = self.delete_role = None
         self.column_default_sort = [(name, False) for name in entry.primary_key]
         kwargs.setdefault("name", screen)
         kwargs.setdefault("category", "Schema")
