@@ -6,10 +6,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from sqlalchemy.exc import OperationalError
 
 from . import csrf, database, errors, health, requestlog
 from .declarations import DeclarationError, check_all, load_declarations
 from .settings import Settings, load_settings
+from .standby import standby_app
 
 __all__ = ["create_app"]
 
@@ -23,10 +25,18 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
     environment (handy in tests), or None to read ``os.environ``. Raises
     :class:`~backoffice.settings.SettingsError` on bad configuration and
     :class:`~backoffice.declarations.DeclarationError` when the declarative file
-    has errors (all problems at once).
+    has errors (all problems at once). When the database is unreachable it
+    returns a standby app that answers 503 and switches over once it answers.
     """
     if not isinstance(settings, Settings):
         settings = load_settings(settings)
+    try:
+        return _build(settings)
+    except OperationalError as exc:
+        return standby_app(settings, lambda: _build(settings), exc)
+
+
+def _build(settings: Settings) -> Flask:
     app = Flask("backoffice", instance_path=str(Path.cwd() / "instance"))
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -1,0 +1,77 @@
+"""Database faults with a real PostgreSQL that the tests stop, restart and cut off."""
+import pytest
+from sqlalchemy import create_engine
+
+from backoffice import create_app, standby
+from backoffice.demo import seed_demo
+from backoffice.settings import normalise_database_url
+
+from .pg import PostgresServer, find_binaries, postgres_required
+
+
+@pytest.fixture(scope="module")
+def own_pg():
+    """A cluster of this module's own: these tests stop and start it."""
+    bindir = find_binaries()
+    if bindir is None:
+        if postgres_required():
+            pytest.fail("BACKOFFICE_REQUIRE_POSTGRES=1 but PostgreSQL binaries are missing")
+        pytest.skip("PostgreSQL server binaries are not installed")
+    server = PostgresServer.start(bindir)
+    url = server.create_database("faults")
+    engine = create_engine(normalise_database_url(url))
+    seed_demo(engine, movies=200, seed=5)
+    engine.dispose()
+    yield server, url
+    server.stop()
+
+
+def _app(url, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return create_app({"DATABASE_URL": url, "SECRET_KEY": "k", "LOG_LEVEL": "ERROR"})
+
+
+def test_starts_while_database_is_down_and_recovers_without_restart(own_pg, tmp_path, monkeypatch):
+    server, url = own_pg
+    monkeypatch.setattr(standby, "RETRY_SECONDS", 0.0)
+    server.stop_server()
+    try:
+        app = _app(url, tmp_path, monkeypatch)
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.get_json()["status"] == "unavailable"
+        page = client.get("/admin/movies/")
+        assert page.status_code == 503
+        assert "cannot reach its database" in page.get_data(as_text=True)
+        assert "Traceback" not in page.get_data(as_text=True)
+    finally:
+        server.start_server()
+    assert client.get("/admin/movies/").status_code == 200
+    assert client.get("/readyz").status_code == 200
+
+
+def test_killed_connections_are_replaced_and_the_read_succeeds(own_pg, tmp_path, monkeypatch):
+    server, url = own_pg
+    client = _app(url, tmp_path, monkeypatch).test_client()
+    assert client.get("/admin/movies/").status_code == 200
+    server.admin_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                     "WHERE datname = 'faults' AND pid <> pg_backend_pid()")
+    response = client.get("/admin/movies/")
+    assert response.status_code == 200 and "movies" in response.get_data(as_text=True)
+
+
+def test_database_going_away_mid_run_gives_503_not_500(own_pg, tmp_path, monkeypatch):
+    server, url = own_pg
+    client = _app(url, tmp_path, monkeypatch).test_client()
+    assert client.get("/admin/movies/").status_code == 200
+    server.stop_server()
+    try:
+        response = client.get("/admin/movies/")
+        assert response.status_code == 503
+        assert "Database unavailable" in response.get_data(as_text=True)
+        assert client.get("/readyz").status_code == 503
+        assert client.get("/healthz").status_code == 200
+    finally:
+        server.start_server()
+    assert client.get("/admin/movies/").status_code == 200
