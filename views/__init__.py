@@ -6,12 +6,15 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_sqlalchemy import SQLAlchemy
 
+from audit_hooks import audit_action
 from backoffice.access import current_operator
+from backoffice.queues import queue_specs
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
 from .base import ReflectedModelView, view_for
 from .dashboard import DashboardView
+from .review_queue import ReviewQueueView
 
 __all__ = ["init_app", "ReflectedModelView"]
 
@@ -27,6 +30,9 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for screen, entry in reflection.tables.items():
         if entry.model is not None:
             admin.add_view(view_for(entry, screen, db))
+    declarations = app.extensions["backoffice.declarations"]
+    for queue in queue_specs(declarations, reflection):
+        admin.add_view(ReviewQueueView(queue, db, reflection, audit_action))
     app.extensions["backoffice.admin"] = admin
     app.extensions.setdefault("backoffice.banners", [])
 
