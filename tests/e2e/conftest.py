@@ -1,0 +1,171 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against a live console.
+
+* ``browser_type_launch_args`` points Playwright at the system Chromium (never a
+  downloaded browser) and skips, or fails when ``BACKOFFICE_REQUIRE_BROWSER=1``,
+  when there is none.
+* ``live_server`` (one per test module) serves a fresh copy of the seeded demo
+  catalog through a real threaded werkzeug server on 127.0.0.1, with basic auth on:
+  an admin account from the environment and a users file holding an operator
+  and a viewer.
+* Every browser context a test opens is guarded: a request to any host other
+  than the loopback one is aborted and fails the test (no CDN, no web fonts),
+  and so does an uncaught JavaScript error.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from werkzeug.security import generate_password_hash
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from backoffice import create_app
+
+from .support import ADMIN, LAPTOP, LOCAL_HOSTS, OPERATOR, VIEWER, Account
+
+#: Cheap hashes keep start-up fast; the format is the one ``backoffice hash-password`` prints.
+_FAST_HASH = "pbkdf2:sha256:1000"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.browser)
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("BACKOFFICE_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("BACKOFFICE_REQUIRE_BROWSER") == "1":
+            pytest.fail("BACKOFFICE_REQUIRE_BROWSER=1 but no Chromium was found (/usr/bin/chromium); "
+                        "install it with `apt-get install -y chromium`")
+        pytest.skip("no Chromium on this machine (/usr/bin/chromium); browser tests need the Debian "
+                    "package `chromium` (CI installs it and sets BACKOFFICE_REQUIRE_BROWSER=1)")
+    return {"executable_path": path, "headless": True, "args": CHROMIUM_ARGS}
+
+
+@dataclass
+class LiveServer:
+    """A console served over real HTTP on loopback."""
+
+    url: str
+    database_url: str
+    app: object
+    accounts: dict[str, Account] = field(default_factory=dict)
+
+    def __call__(self, path: str = "/") -> str:
+        return self.url + path
+
+
+def _users_file(path: Path) -> Path:
+    lines = ["# operators of the browser-test console"]
+    for account in (OPERATOR, VIEWER):
+        lines.append(f"{account.username}:{account.role}:"
+                     f"{generate_password_hash(account.password, method=_FAST_HASH)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """The console logs each request itself; werkzeug's access lines would double them."""
+
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+def serve(app) -> tuple[str, callable]:
+    """Serve ``app`` on an ephemeral loopback port in a daemon thread; return (url, stop)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="live-console", daemon=True)
+    thread.start()
+
+    def stop():
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return f"http://127.0.0.1:{server.server_port}", stop
+
+
+@pytest.fixture(scope="module")
+def live_server(sqlite_demo_template, tmp_path_factory):
+    """The demo console on SQLite with basic auth on, one per test module."""
+    workdir = tmp_path_factory.mktemp("live")
+    database = workdir / "demo.sqlite"
+    shutil.copyfile(sqlite_demo_template[0], database)
+    database_url = f"sqlite:///{database}"
+    app = create_app({
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "browser-test-secret",
+        "LOG_LEVEL": "WARNING",
+        "OPERATOR_AUTH_USERNAME": ADMIN.username,
+        "OPERATOR_AUTH_PASSWORD": ADMIN.password,
+        "OPERATOR_AUTH_USERS_FILE": str(_users_file(workdir / "users")),
+    })
+    url, stop = serve(app)
+    yield LiveServer(url, database_url, app, {a.role: a for a in (ADMIN, OPERATOR, VIEWER)})
+    stop()
+    with app.app_context():
+        app.extensions["backoffice.db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser_context_args(live_server):
+    """Every page signs in as the admin unless a test opens a context of its own."""
+    return {"base_url": live_server.url, "http_credentials": ADMIN.credentials, "viewport": LAPTOP,
+            "timezone_id": "UTC", "locale": "en-GB", "accept_downloads": True}
+
+
+@pytest.fixture
+def offsite_requests():
+    """Requests that tried to leave the machine, and JavaScript errors; must stay empty."""
+    problems: list[str] = []
+    yield problems
+    assert not problems, "the console tried to leave the machine or broke in the browser:\n" + "\n".join(problems)
+
+
+def _guard(context, problems: list[str]) -> None:
+    def route(route):
+        url = route.request.url
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOCAL_HOSTS:
+            problems.append(f"request to another host: {route.request.method} {url}")
+            route.abort()
+        else:
+            route.continue_()
+
+    context.route("**/*", route)
+    context.on("weberror", lambda error: problems.append(f"JavaScript error: {error.error}"))
+
+
+@pytest.fixture
+def new_context(new_context, offsite_requests):
+    """pytest-playwright's context factory, each context guarded (see :func:`_guard`)."""
+    def make(**kwargs):
+        context = new_context(**kwargs)
+        _guard(context, offsite_requests)
+        return context
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _always_guarded(offsite_requests):
+    """Autouse so that even a test that opens no browser checks its (empty) list."""
+    return offsite_requests

@@ -1,0 +1,46 @@
+"""Helpers shared by the browser tests: accounts, screenshots, layout checks."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ADMIN", "OPERATOR", "VIEWER", "Account", "LAPTOP", "TABLET", "LOCAL_HOSTS", "SCREENSHOTS",
+           "screenshot", "assert_fits"]
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+LAPTOP = {"width": 1366, "height": 768}
+TABLET = {"width": 768, "height": 1024}
+
+
+@dataclass(frozen=True)
+class Account:
+    """An operator account of the live console."""
+
+    username: str
+    password: str
+    role: str
+
+    @property
+    def credentials(self) -> dict[str, str]:
+        return {"username": self.username, "password": self.password}
+
+
+ADMIN = Account("ann", "correct horse battery staple", "admin")
+OPERATOR = Account("otto", "operator pass phrase", "operator")
+VIEWER = Account("vera", "viewer pass phrase", "viewer")
+
+
+def screenshot(page, name: str, full_page: bool = False) -> Path:
+    """Save ``docs/screenshots/<name>.png`` (overwritten on each run)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def assert_fits(page) -> None:
+    """No horizontal scrolling of the page itself (tables may scroll in .table-responsive)."""
+    scroll, inner = page.evaluate("[document.body.scrollWidth, window.innerWidth]")
+    assert scroll <= inner, f"{page.url}: the page is {scroll}px wide in a {inner}px window"
