@@ -88,7 +88,7 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         current = limiter.current_limit
         if current is not None:
             try:
-                retry_after = max(1, math.ceil(current.reset_at - time.time()))
+                retry_after = min(window, max(1, math.ceil(current.reset_at - time.time())))
             except Exception:  # storage gone mid-request: the whole window is a safe answer
                 retry_after = window
         response = error_response(
