@@ -119,8 +119,7 @@ class AccountBook:
         self._cache: dict[bytes, tuple[float, Operator]] = {}
         self._lock = threading.Lock()
         self.cache_seconds = cache_seconds
-        # Unknown usernames are checked against this so they cost the same time as known ones.
-        self._dummy_hash = generate_password_hash(secrets.token_urlsafe(16))
+        self._dummy_hash: str | None = None
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -143,6 +142,9 @@ class AccountBook:
     def _verify(self, username: str, password: str) -> Operator | None:
         account = self._accounts.get(username)
         if account is None:
+            # Unknown usernames cost a key derivation too, so timing does not tell which names exist.
+            if self._dummy_hash is None:
+                self._dummy_hash = generate_password_hash(secrets.token_urlsafe(16))
             check_password_hash(self._dummy_hash, password)
             return None
         if account.hashed:
