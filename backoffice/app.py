@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from . import csrf, database, errors, health, requestlog
+from . import auth, csrf, database, errors, health, requestlog, security
 from .declarations import DeclarationError, check_all, load_declarations
 from .settings import Settings, load_settings
 from .standby import standby_app
@@ -48,6 +48,8 @@ def _build(settings: Settings) -> Flask:
         JSON_SORT_KEYS=False,
     )
     requestlog.init_app(app, settings)
+    security.init_app(app, settings)
+    auth.init_app(app, settings)  # before views and CSRF: 401 / 429 / 404 come first
     if settings.secret_key_generated:
         log.warning("SECRET_KEY is not set: generated one for this process; "
                     "CSRF tokens will not survive a restart or work across instances")

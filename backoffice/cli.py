@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from .accounts import hash_password_command
 from .settings import SettingsError, load_settings
 
 __all__ = ["main", "build_app"]
@@ -139,6 +140,8 @@ def _safe_url(url: str) -> str:
 
     return make_url(url).render_as_string(hide_password=True)
 
+
+main.add_command(hash_password_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

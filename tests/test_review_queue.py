@@ -197,3 +197,28 @@ def test_two_operators_apply_the_same_review_once(make_app):
         t.join(30)
     assert sum("1 of 1 row applied" in page for page in results) == 1
     assert sum("is already applied by local" in page for page in results) == 1
+
+
+def test_viewer_sees_no_action_controls_and_gets_404_on_post(make_app, tmp_path):
+    from werkzeug.security import generate_password_hash
+
+    users = tmp_path / "users.txt"
+    users.write_text(f"vera:viewer:{generate_password_hash('vera-pass')}\n"
+                     f"otto:operator:{generate_password_hash('otto-pass')}\n")
+    app = make_app(OPERATOR_AUTH_USERS_FILE=str(users))
+    import base64
+
+    def auth(user, password):
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+    client = app.test_client()
+    html = client.get(QUEUE, headers=auth("vera", "vera-pass")).get_data(as_text=True)
+    assert "queue-table" in html and 'name="row_action"' not in html and "With selected" not in html
+    review = _applicable(app)
+    for path in ("confirm/", "execute/"):
+        refused = client.post(QUEUE + path, data={"row_action": f"apply:{review['id']}"},
+                              headers=auth("vera", "vera-pass"))
+        assert refused.status_code == 404
+    html = client.get(QUEUE, headers=auth("otto", "otto-pass")).get_data(as_text=True)
+    assert 'name="row_action" value="apply:' in html and "With selected" in html
+    assert _one(app, "SELECT status FROM tmdb_match_reviews WHERE id = :i", i=review["id"])["status"] == "pending"

@@ -15,10 +15,11 @@ from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from backoffice.access import current_operator
+from backoffice.access import ROLES, current_operator
 from backoffice.queues import ActionSpec, QueueSpec
 from backoffice.review import ActionRefused, QueueRunner
 
+from .access import RoleGuardMixin
 from .base import endpoint_for
 
 __all__ = ["ReviewQueueView"]
@@ -30,8 +31,13 @@ SORTS = {"score": "highest score first", "-score": "lowest score first", "age": 
          "-age": "newest first"}
 
 
-class ReviewQueueView(BaseView):
-    """One queue's list of proposals and its actions."""
+class ReviewQueueView(RoleGuardMixin, BaseView):
+    """One queue's list of proposals and its actions.
+
+    Everyone who may see the console may see the queue (``view_role`` viewer); the
+    confirm and execute POSTs need the least role any action declares (the auth
+    gate answers 404 below it, before CSRF), and each action its own role.
+    """
 
     def __init__(self, queue: QueueSpec, db, reflection, audit_action):
         self.queue = queue
@@ -41,11 +47,11 @@ class ReviewQueueView(BaseView):
                          url=f"/admin/{queue.url}")
 
     # -- access ------------------------------------------------------------------------
-    def is_accessible(self) -> bool:
-        return current_operator().may("viewer")
-
-    def inaccessible_callback(self, name, **kwargs):
-        abort(404)
+    def required_role(self, method_name: str) -> str | None:
+        if method_name in ("confirm", "execute"):
+            roles = [a.role for a in self.queue.actions.values() if a.role in ROLES]
+            return min(roles, key=ROLES.index) if roles else None
+        return super().required_role(method_name)
 
     def _allowed_actions(self) -> list[ActionSpec]:
         operator = current_operator()
