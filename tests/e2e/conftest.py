@@ -128,7 +128,7 @@ def live_server(sqlite_demo_template, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser_context_args(live_server):
     """Every page signs in as the admin unless a test opens a context of its own."""
-    return {"base_url": live_server.url, "http_credentials": ADMIN.credentials, "viewport": LAPTOP,
+    return {"base_url": live_server.url, "extra_http_headers": ADMIN.headers, "viewport": LAPTOP,
             "timezone_id": "UTC", "locale": "en-GB", "accept_downloads": True}
 
 
