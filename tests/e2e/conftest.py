@@ -127,8 +127,8 @@ def live_server(sqlite_demo_template, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser_context_args(live_server):
-    """Every page signs in as the admin unless a test opens a context of its own."""
-    return {"base_url": live_server.url, "extra_http_headers": ADMIN.headers, "viewport": LAPTOP,
+    """Options of every context; who signs in is chosen per context (see ``context``)."""
+    return {"base_url": live_server.url, "viewport": LAPTOP,
             "timezone_id": "UTC", "locale": "en-GB", "accept_downloads": True}
 
 
@@ -163,6 +163,16 @@ def new_context(new_context, offsite_requests):
         return context
 
     return make
+
+
+@pytest.fixture
+def context(new_context):
+    """The ``page`` fixture's context: the admin, credentials sent up front.
+
+    A test acting as someone else opens ``new_context(extra_http_headers=VIEWER.headers)``
+    or, to go through the prompt, ``new_context(http_credentials=...)``.
+    """
+    return new_context(extra_http_headers=ADMIN.headers)
 
 
 @pytest.fixture(autouse=True)
