@@ -46,6 +46,7 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
     csrf.init_app(app)
     db = database.init_app(app, settings)
 
+    from audit_hooks import init_app as init_audit
     from models.reflection import reflect
     from views import init_app as init_views
 
@@ -61,5 +62,6 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
     errors_found = [p for p in problems if p.is_error]
     if errors_found:
         raise DeclarationError(errors_found)
+    init_audit(app, db, reflection, settings, declarations)
     init_views(app, db, reflection, settings)
     return app
