@@ -140,5 +140,10 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+from audit_hooks.cli import audit_verify  # noqa: E402  (commands of other packages, registered last)
+
+main.add_command(audit_verify)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

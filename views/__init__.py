@@ -10,6 +10,7 @@ from backoffice.access import current_operator
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
+from .audit import AuditView
 from .base import ReflectedModelView, view_for
 from .dashboard import DashboardView
 
@@ -27,6 +28,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for screen, entry in reflection.tables.items():
         if entry.model is not None:
             admin.add_view(view_for(entry, screen, db))
+    admin.add_view(AuditView(db, reflection))
     app.extensions["backoffice.admin"] = admin
     app.extensions.setdefault("backoffice.banners", [])
 
