@@ -118,3 +118,23 @@ def test_concurrent_writers_never_fork_the_chain(db_url, make_app):
     engine.dispose()
     result = _verify(pg_demo_url)
     assert result.exit_code == 0 and "72 row(s)" in result.output
+
+
+def test_start_up_creates_a_missing_audit_table(tmp_path, monkeypatch, caplog):
+    from sqlalchemy import inspect
+
+    from backoffice import create_app
+    from backoffice.demo import seed_demo
+
+    monkeypatch.chdir(tmp_path)
+    url = f"sqlite:///{tmp_path / 'bare.sqlite'}"
+    engine = create_engine(url)
+    seed_demo(engine, movies=20, seed=1)
+    assert "backoffice_audit_events" not in inspect(engine).get_table_names()
+    with caplog.at_level("WARNING", logger="audit_hooks"):
+        app = create_app({"DATABASE_URL": url, "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"})
+    assert "created the console's own tables: backoffice_audit_events" in caplog.text
+    assert "backoffice_audit_events" in inspect(engine).get_table_names()
+    engine.dispose()
+    _write(app, 1)
+    assert _verify(url).exit_code == 0
