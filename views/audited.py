@@ -61,6 +61,8 @@ class AuditedViewMixin:
 
     def scaffold_form(self):
         form_class = super().scaffold_form()
+        if hasattr(form_class, REASON_FIELD):  # a real column of that name wins; no reason input then
+            return form_class
         form_class.audit_reason = _ReasonField(
             "Reason for this change", validators=[Optional(), Length(max=2000)],
             description="Optional; recorded in the audit trail.")
