@@ -2,20 +2,14 @@
 import re
 import threading
 
-from sqlalchemy import text
 
-from .conftest import csrf_token
+from .conftest import csrf_token, outside_sql
 
 QUEUE = "/admin/review-queue/"
 
 
 def _sql(app, sql, **params):
-    with app.app_context():
-        db = app.extensions["backoffice.db"]
-        result = db.session.execute(text(sql), params)
-        rows = result.mappings().all() if result.returns_rows else None
-        db.session.commit()
-        return rows
+    return outside_sql(app, sql, **params)
 
 
 def _one(app, sql, **params):
