@@ -1,9 +1,106 @@
-"""The audit hook pipeline that runs inside the transaction, before commit."""
+"""The audit hook pipeline: every write is recorded in its own transaction, before commit.
 
-# TEMPORARY until the audit pipeline lands: names the change set of a custom action.
-from contextlib import contextmanager
+No data change reaches the database without its audit row, and no audit row
+exists without its change. How:
+
+* :mod:`audit_hooks.collector` turns every flush of the application's session, and
+  every ORM ``UPDATE/DELETE ... WHERE`` statement, into one :class:`ChangeSet`
+  (actor, role, action, reason, client address, request id, and each changed row
+  with its primary key and old -> new values, the whole row for inserts and deletes)
+  and runs the ``audit_changeset`` hooks on it inside the transaction;
+* the built-in :class:`~audit_hooks.writer.AuditWriter` is one such hook: it appends
+  hash-chained rows to ``backoffice_audit_events`` (:mod:`audit_hooks.chain`);
+* a hook that raises aborts the whole transaction: data and audit rows roll back;
+* :mod:`audit_hooks.guard` refuses, before it runs, any statement that would write a
+  reflected table outside those paths (raw ``text()`` DML, another connection...),
+  and any flush whose statements wrote rows that were not audited.
+
+Custom actions (the review queue, scripts) use one call, :func:`audit_action`::
+
+    from audit_hooks import AuditVeto, audit_action
+
+    with audit_action("review.apply", reason=note):
+        review.status = "applied"          # ordinary ORM changes on db.session
+        movie.tmdb_id = review.candidate_tmdb_id
+    db.session.commit()                    # or commit inside the block
+
+Every row changed inside the block is audited with ``action="review.apply"`` and
+the reason; the actor, role, client address and request id come from the request
+(``actor=Operator(...)`` overrides, e.g. for jobs). Leaving the block flushes the
+session, so the hooks run (and may veto) right there: catch :class:`AuditError`
+(its message is for the operator), then ``db.session.rollback()``. Without
+:func:`audit_action` the action is ``create`` / ``update`` / ``delete`` per row.
+
+Extra hooks: see :mod:`audit_hooks.hookspecs` (the hook points) and
+:mod:`audit_hooks.examples`; they are registered by dotted path from
+``BACKOFFICE_AUDIT_HOOKS`` and ``[hooks] audit = [...]`` of the declarative file.
+"""
+from __future__ import annotations
+
+import logging
+
+import pluggy
+from flask import Flask
+
+from . import loading as _loading  # noqa: F401  (registers the [hooks] declaration check)
+from .changeset import AuditContext, ChangeSet, RowChange, audit_action
+from .errors import AuditError, AuditGuardError, AuditVeto
+from .hookspecs import PROJECT, AuditSpecs, hookimpl
+
+__all__ = [
+    "init_app", "audit_action", "ChangeSet", "RowChange", "AuditContext", "AuditError", "AuditVeto",
+    "AuditGuardError", "hookimpl", "make_plugin_manager",
+]
+
+log = logging.getLogger(__name__)
 
 
-@contextmanager
-def audit_action(action: str, reason: str | None = None):
-    yield
+def make_plugin_manager(paths: tuple[str, ...] | list[str] = ()) -> pluggy.PluginManager:
+    """The hook manager: the specs, the built-in writer, then each dotted path's hook."""
+    from .loading import load_hook
+    from .writer import AuditWriter
+
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(AuditSpecs)
+    manager.register(AuditWriter(), name="audit_hooks.writer")
+    for path in dict.fromkeys(paths):
+        manager.register(load_hook(path), name=path)
+    manager.check_pending()
+    return manager
+
+
+def init_app(app: Flask, db, reflection, settings, declarations) -> pluggy.PluginManager:
+    """Make the console's own tables exist, then audit every write of ``db``'s session and engine.
+
+    The audit table is created at start-up when missing (idempotent, logged): the
+    console owns its ``backoffice_`` tables, and a console that cannot record writes
+    must not accept them. When it cannot be created (no privilege), start-up goes on
+    for reading, and every write is refused by the writer with a message saying so.
+    """
+    from backoffice.settings import SettingsError
+    from models.own import init_db
+
+    from .collector import Collector
+    from .guard import Guard
+    from .loading import HookLoadError
+
+    with app.app_context():
+        engine = db.engine
+        try:
+            created = init_db(engine)
+        except Exception as exc:  # e.g. a read-only role: writes will be refused, reads still work
+            log.error("cannot create the console's own tables (%s); every write will be refused", exc)
+        else:
+            if created:
+                log.warning("created the console's own tables: %s", ", ".join(created))
+    file_paths = declarations.hooks.get("audit", []) if isinstance(declarations.hooks.get("audit"), list) else []
+    try:
+        manager = make_plugin_manager([*settings.backoffice_audit_hooks, *file_paths])
+    except HookLoadError as exc:
+        raise SettingsError([f"BACKOFFICE_AUDIT_HOOKS={','.join(settings.backoffice_audit_hooks)!r} is not "
+                             f"valid: {exc}"]) from None
+    tables = {entry.table: entry.qualified_name for entry in reflection.tables.values()}
+    Collector(manager.hook, tables).listen(db.session)
+    Guard(tables).listen(engine)
+    app.extensions["backoffice.audit"] = manager
+    return manager

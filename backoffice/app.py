@@ -58,6 +58,7 @@ def _build(settings: Settings) -> Flask:
     csrf.init_app(app)
     db = database.init_app(app, settings)
 
+    from audit_hooks import init_app as init_audit
     from models.reflection import reflect
     from views import init_app as init_views
 
@@ -73,5 +74,6 @@ def _build(settings: Settings) -> Flask:
     errors_found = [p for p in problems if p.is_error]
     if errors_found:
         raise DeclarationError(errors_found)
+    init_audit(app, db, reflection, settings, declarations)
     init_views(app, db, reflection, settings)
     return app

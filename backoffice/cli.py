@@ -142,6 +142,10 @@ def _safe_url(url: str) -> str:
 
 
 main.add_command(hash_password_command)
+from audit_hooks.cli import audit_verify  # noqa: E402  (commands of other packages, registered last)
+
+main.add_command(audit_verify)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from audit_hooks import AuditError
+
 from .access import Operator
 from .queues import ActionSpec, QueueSpec, resolve_effect
 
@@ -171,9 +173,9 @@ class QueueRunner:
                 self._decide(row, action, context)
                 if effect is not None:
                     effect(context)
-                session.commit()
+            session.commit()
             return RowOutcome(raw_id, True, f"{action.to}")
-        except ActionRefused as exc:
+        except (ActionRefused, AuditError) as exc:
             session.rollback()
             return RowOutcome(raw_id, False, str(exc))
         except IntegrityError as exc:

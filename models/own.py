@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy import Engine
 
-__all__ = ["own_metadata", "audit_events", "init_db", "OWN_PREFIX"]
+__all__ = ["own_metadata", "audit_events", "init_db", "OWN_PREFIX", "APPEND_ONLY_TRIGGER"]
 
 OWN_PREFIX = "backoffice_"
 own_metadata = MetaData()
@@ -30,10 +30,41 @@ audit_events = Table(
 )
 
 
+#: Name of the PostgreSQL trigger (and its function) that makes the audit table append-only.
+APPEND_ONLY_TRIGGER = "backoffice_audit_events_append_only"
+
+_APPEND_ONLY_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION {APPEND_ONLY_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'backoffice_audit_events is append-only: % refused', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$"""
+
+
 def init_db(engine: Engine) -> list[str]:
-    """Create the console's own tables if missing (idempotent). Returns what was created."""
-    from sqlalchemy import inspect
+    """Create the console's own tables if missing (idempotent). Returns what was created.
+
+    On PostgreSQL it also installs, once, the trigger that rejects UPDATE, DELETE
+    and TRUNCATE on the audit table (the audit trail is append-only).
+    """
+    from sqlalchemy import inspect, text
 
     existing = set(inspect(engine).get_table_names())
     own_metadata.create_all(engine, checkfirst=True)
-    return [t.name for t in own_metadata.sorted_tables if t.name not in existing]
+    created = [t.name for t in own_metadata.sorted_tables if t.name not in existing]
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            # serialise concurrent init-db runs; the check and the CREATE must not interleave
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('backoffice init-db'))"))
+            present = conn.execute(text(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = :name AND tgrelid = to_regclass(:table)"),
+                {"name": APPEND_ONLY_TRIGGER, "table": audit_events.name}).scalar()
+            if not present:
+                conn.execute(text(_APPEND_ONLY_FUNCTION))
+                for timing in ("BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW", "BEFORE TRUNCATE ON {t}"):
+                    suffix = "" if "ROW" in timing else "_truncate"
+                    conn.execute(text(f"CREATE TRIGGER {APPEND_ONLY_TRIGGER}{suffix} "
+                                      f"{timing.format(t=audit_events.name)} EXECUTE FUNCTION {APPEND_ONLY_TRIGGER}()"))
+                created.append(f"{APPEND_ONLY_TRIGGER} (trigger)")
+    return created

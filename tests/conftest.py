@@ -121,6 +121,31 @@ def runner(app):
     return app.test_cli_runner()
 
 
+_ENGINES: dict = {}
+
+
+def outside_sql(app, sql: str, **params):
+    """Run SQL on the app's database through a separate engine, as a DBA or another
+    system would (the console's own engine refuses unaudited writes). Returns the
+    rows as mappings for a SELECT, else None."""
+    from sqlalchemy import text
+
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = create_engine(url)
+    with engine.begin() as connection:
+        result = connection.execute(text(sql), params)
+        return result.mappings().all() if result.returns_rows else None
+
+
+@pytest.fixture(autouse=True)
+def _dispose_outside_engines():
+    yield
+    while _ENGINES:
+        _ENGINES.popitem()[1].dispose()
+
+
 def csrf_token(client, url: str) -> str:
     """Fetch ``url`` and return the CSRF token of its first form."""
     import re

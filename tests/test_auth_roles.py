@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from views.access import RoleGuardMixin, require_role
 
+from .conftest import outside_sql
 from .auth_helpers import ADMIN, ENV, basic, write_users
 
 VIEWER = basic("vera", "pw-vera")
@@ -90,10 +91,7 @@ def test_operator_edits_but_does_not_create_or_delete(roles_app):
     assert "/admin/genres/edit/" in html
     assert "/admin/genres/new/" not in html and "/admin/genres/delete/" not in html
     # A genre without movies, so the partial form cannot touch any link rows.
-    with roles_app.app_context():
-        session = roles_app.extensions["backoffice.db"].session
-        session.execute(text("INSERT INTO genres (id, tmdb_genre_id, name) VALUES (9001, 9001, 'Spare')"))
-        session.commit()
+    outside_sql(roles_app, "INSERT INTO genres (id, tmdb_genre_id, name) VALUES (9001, 9001, 'Spare')")
     response = client.post("/admin/genres/edit/?id=9001", headers=OPERATOR,
                            data={"csrf_token": token, "name": "Edited by otto", "tmdb_genre_id": "9001"})
     assert response.status_code == 302

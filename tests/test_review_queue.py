@@ -1,21 +1,16 @@
 """The TMDB match-review queue: list, confirm, apply / reject / defer, bulk, races."""
+import json
 import re
 import threading
 
-from sqlalchemy import text
 
-from .conftest import csrf_token
+from .conftest import csrf_token, outside_sql
 
 QUEUE = "/admin/review-queue/"
 
 
 def _sql(app, sql, **params):
-    with app.app_context():
-        db = app.extensions["backoffice.db"]
-        result = db.session.execute(text(sql), params)
-        rows = result.mappings().all() if result.returns_rows else None
-        db.session.commit()
-        return rows
+    return outside_sql(app, sql, **params)
 
 
 def _one(app, sql, **params):
@@ -96,6 +91,17 @@ def test_apply_sets_tmdb_id_and_closes_sibling_reviews(app, client):
     assert movie["tmdb_id"] == review["candidate_tmdb_id"]
     closed = _one(app, "SELECT status, decision_note FROM tmdb_match_reviews WHERE id = :i", i=sibling_id)
     assert closed["status"] == "rejected" and closed["decision_note"] == f"superseded: review #{review['id']} was applied"
+    # one change set, named review.apply, with the reason, the movie's old -> new and every review row
+    events = _sql(app, "SELECT action, entity_type, entity_id, changes, reason, actor, request_id "
+                       "FROM backoffice_audit_events WHERE action = 'review.apply' ORDER BY id")
+    assert {(e["entity_type"], e["entity_id"]) for e in events} == {
+        ("movies", str(review["movie_id"])), ("tmdb_match_reviews", str(review["id"])),
+        ("tmdb_match_reviews", str(sibling_id))}
+    assert {e["reason"] for e in events} == {"verified on TMDB"} and {e["actor"] for e in events} == {"local"}
+    assert len({e["request_id"] for e in events}) == 1
+    movie_event = next(e for e in events if e["entity_type"] == "movies")
+    changes = movie_event["changes"] if isinstance(movie_event["changes"], dict) else json.loads(movie_event["changes"])
+    assert changes["old"]["tmdb_id"] == review["old"] and changes["new"]["tmdb_id"] == review["candidate_tmdb_id"]
 
 
 def test_apply_conflicting_candidate_is_refused_naming_the_movie(app, client):
@@ -113,6 +119,7 @@ def test_apply_conflicting_candidate_is_refused_naming_the_movie(app, client):
     assert f"#{conflict['id']} skipped: TMDB id" in page and f"movie #{conflict['holder']}" in page
     assert _one(app, "SELECT status FROM tmdb_match_reviews WHERE id = :i", i=conflict["id"])["status"] == "pending"
     assert _one(app, "SELECT tmdb_id FROM movies WHERE id = :i", i=conflict["movie_id"])["tmdb_id"] == before
+    assert _one(app, "SELECT count(*) AS n FROM backoffice_audit_events")["n"] == 0
 
 
 def test_reject_requires_a_reason(app, client):
@@ -197,6 +204,9 @@ def test_two_operators_apply_the_same_review_once(make_app):
         t.join(30)
     assert sum("1 of 1 row applied" in page for page in results) == 1
     assert sum("is already applied by local" in page for page in results) == 1
+    audited = _sql(app, "SELECT count(*) AS n FROM backoffice_audit_events WHERE entity_type = 'tmdb_match_reviews' "
+                        "AND entity_id = :i", i=str(review["id"]))
+    assert audited[0]["n"] == 1
 
 
 def test_viewer_sees_no_action_controls_and_gets_404_on_post(make_app, tmp_path):

@@ -12,6 +12,7 @@ from backoffice.queues import queue_specs
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
+from .audit import AuditView
 from .base import ReflectedModelView, view_for
 from .dashboard import DashboardView
 from .review_queue import ReviewQueueView
@@ -33,6 +34,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     declarations = app.extensions["backoffice.declarations"]
     for queue in queue_specs(declarations, reflection):
         admin.add_view(ReviewQueueView(queue, db, reflection, audit_action))
+    admin.add_view(AuditView(db, reflection))
     app.extensions["backoffice.admin"] = admin
     app.extensions.setdefault("backoffice.banners", [])
 

@@ -12,6 +12,7 @@ from backoffice.csrf import SecureForm
 from models.reflection import ReflectedTable, _identifier
 
 from .access import ModelRoleMixin
+from .audited import AuditedViewMixin
 from .ux import OperatorUxMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
@@ -25,7 +26,7 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, ModelView):
+class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

@@ -1,0 +1,136 @@
+"""The audit history: /admin/audit/ (read-only, newest first, filters, diff, CSV export)."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+from flask import Response, abort, flash, request, stream_with_context, url_for
+from flask_admin import BaseView, expose
+from sqlalchemy import Select, select
+
+from backoffice.access import current_operator
+from models.own import audit_events
+
+from .base import endpoint_for
+
+__all__ = ["AuditView", "AUDIT_VIEW_ROLE", "csv_cell"]
+
+#: Least role that may read the audit history (old values of every table are in it).
+AUDIT_VIEW_ROLE = "operator"
+PAGE_SIZE = 50
+_FILTERS = {"actor": audit_events.c.actor, "action": audit_events.c.action,
+            "table": audit_events.c.entity_type, "entity": audit_events.c.entity_id}
+_EXPORTED = ("id", "occurred_at", "actor", "actor_role", "action", "entity_type", "entity_id", "reason",
+             "client_addr", "request_id", "changes", "prev_hash", "row_hash")
+
+
+def csv_cell(value) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (cells starting = + - @ tab CR are quoted)."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        import json
+
+        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _day(name: str) -> dt.datetime | None:
+    text = request.args.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        flash(f"'{name}' must be a date like 2026-01-31 (UTC); the filter was ignored.", "error")
+        return None
+
+
+class AuditView(BaseView):
+    """Every audit event, newest first; filtered by actor, action, table, entity, dates, reason text."""
+
+    def __init__(self, db, reflection, **kwargs):
+        self.db = db
+        self.screens = {entry.qualified_name: screen for screen, entry in reflection.tables.items()}
+        kwargs.setdefault("name", "Audit history")
+        kwargs.setdefault("category", "Audit")
+        kwargs.setdefault("endpoint", "audit")
+        kwargs.setdefault("url", "/admin/audit")
+        super().__init__(**kwargs)
+
+    def is_accessible(self) -> bool:
+        return current_operator().may(AUDIT_VIEW_ROLE)
+
+    def inaccessible_callback(self, name, **kwargs):
+        abort(404)
+
+    def _filtered(self) -> tuple[Select, dict]:
+        query = select(audit_events)
+        active = {}
+        for name, column in _FILTERS.items():
+            value = request.args.get(name, "").strip()
+            if value:
+                active[name] = value
+                query = query.where(column == value)
+        text = request.args.get("q", "").strip()
+        if text:
+            active["q"] = text
+            pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            query = query.where(audit_events.c.reason.ilike(pattern, escape="\\"))
+        start, end = _day("from"), _day("to")
+        if start:
+            active["from"] = request.args["from"].strip()
+            query = query.where(audit_events.c.occurred_at >= start)
+        if end:
+            active["to"] = request.args["to"].strip()
+            query = query.where(audit_events.c.occurred_at < end + dt.timedelta(days=1))
+        return query, active
+
+    @expose("/")
+    def index_view(self):
+        query, active = self._filtered()
+        before = request.args.get("before", type=int)
+        if before:
+            query = query.where(audit_events.c.id < before)
+        rows = self.db.session.execute(
+            query.order_by(audit_events.c.id.desc()).limit(PAGE_SIZE + 1)).mappings().all()
+        older = rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None
+        return self.render("backoffice/audit/index.html", events=rows[:PAGE_SIZE], active=active, before=before,
+                           older_url=self.get_url(".index_view", before=older, **active) if older else None,
+                           newest_url=self.get_url(".index_view", **active) if before else None,
+                           export_url=self.get_url(".export_view", **active), record_url=self.record_url)
+
+    def record_url(self, table: str, entity: str) -> str | None:
+        """Link from an event to the record's detail page (when the table has a screen)."""
+        screen = self.screens.get(table)
+        if screen is None:
+            return None
+        return url_for(endpoint_for(screen) + ".details_view", id=entity)
+
+    @expose("/export.csv")
+    def export_view(self):
+        query, _active = self._filtered()
+        query = query.order_by(audit_events.c.id.desc())
+        engine = self.db.engine
+
+        def generate():
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(_EXPORTED)
+            with engine.connect() as connection:
+                result = connection.execution_options(yield_per=500).execute(query)
+                for row in result.mappings():
+                    writer.writerow([csv_cell(row[name]) for name in _EXPORTED])
+                    if buffer.tell() > 32_768:
+                        yield buffer.getvalue()
+                        buffer.seek(0)
+                        buffer.truncate()
+            yield buffer.getvalue()
+
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        return Response(stream_with_context(generate()), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="audit-events-{stamp}.csv"'})
