@@ -12,6 +12,7 @@ from backoffice.queues import queue_specs
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
+from . import ux
 from .audit import AuditView
 from .base import ReflectedModelView, view_for
 from .dashboard import DashboardView
@@ -35,6 +36,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for queue in queue_specs(declarations, reflection):
         admin.add_view(ReviewQueueView(queue, db, reflection, audit_action))
     admin.add_view(AuditView(db, reflection))
+    ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
     app.extensions.setdefault("backoffice.banners", [])
 

@@ -13,10 +13,12 @@ import datetime as dt
 import re
 
 from flask import g, request, session
+from flask_admin.menu import MenuCategory
 from markupsafe import Markup
 from sqlalchemy import inspect as sa_inspect
 
-__all__ = ["OperatorUxMixin", "relative_time", "utc_text", "badge", "LIST_TEXT_LIMIT", "STATUS_COLUMNS"]
+__all__ = ["OperatorUxMixin", "init_app", "order_menu", "relative_time", "utc_text", "timestamp", "badge",
+           "LIST_TEXT_LIMIT", "STATUS_COLUMNS", "MENU_ORDER"]
 
 #: Longer text is cut in lists (the full value is in the title and on the detail page).
 LIST_TEXT_LIMIT = 80
@@ -24,6 +26,10 @@ LIST_TEXT_LIMIT = 80
 STATUS_COLUMNS = ("status", "state")
 BADGE_COLOURS = {"pending": "warning", "deferred": "info", "applied": "success", "rejected": "secondary",
                  "active": "success", "done": "success", "failed": "danger", "error": "danger"}
+
+#: Menu groups in the order operators use them; other groups go between Audit and Schema.
+MENU_ORDER = ("Catalog", "Reviews", "Audit")
+LAST_IN_MENU = ("Schema",)
 
 _UNITS = (("year", 365 * 86400), ("month", 30 * 86400), ("day", 86400), ("hour", 3600), ("minute", 60))
 
@@ -60,6 +66,31 @@ def timestamp(value: dt.datetime, shown=None) -> Markup:
     return Markup('<time class="backoffice-time" datetime="%s" title="%s">%s</time> '
                   '<small class="text-muted backoffice-ago">%s</small>') % (
         utc.isoformat(), utc_text(value), label, relative_time(utc))
+
+
+def init_app(app, admin) -> None:
+    """Template filters (``|utc_time``, ``|status_badge``) and the menu order."""
+    app.add_template_filter(lambda value: timestamp(value) if isinstance(value, dt.datetime) else value,
+                            "utc_time")
+    app.add_template_filter(lambda value: badge(value) if isinstance(value, str) else value, "status_badge")
+    order_menu(admin)
+
+
+def order_menu(admin) -> None:
+    """Dashboard first, then Catalog, Reviews, Audit, other groups, and the generic Schema last."""
+    dashboard = admin._menu[0] if admin._menu else None
+
+    def rank(item) -> tuple[int, int]:
+        if item is dashboard:
+            return (0, 0)
+        name = item.name if isinstance(item, MenuCategory) else None
+        if name in MENU_ORDER:
+            return (1, MENU_ORDER.index(name))
+        if name in LAST_IN_MENU:
+            return (3, LAST_IN_MENU.index(name))
+        return (2, 0)
+
+    admin._menu.sort(key=rank)  # stable: the order views were added in stays within a rank
 
 
 def badge(value: str) -> Markup:
@@ -116,7 +147,7 @@ class OperatorUxMixin:
 
     # -- what the screen tells the operator -------------------------------------------
     def get_empty_list_message(self) -> str:
-        return f"No rows in {getattr(self, 'screen', self.name)}."
+        return f"{getattr(self, 'screen', self.name)} has no rows yet."
 
     def validate_form(self, form):
         valid = super().validate_form(form)

@@ -92,8 +92,16 @@ def test_invalid_edit_shows_the_error_at_the_field_and_keeps_what_was_typed(page
     expect(overview).to_have_attribute("title", LONG_OVERVIEW)
     assert overview.inner_text().endswith("…") and len(overview.inner_text()) <= 80
     page.goto("/admin/movies/details/?id=5")
-    expect(page.locator("table")).to_contain_text(LONG_OVERVIEW)
-    expect(page.locator("table")).to_contain_text("101")
+    expect(page.locator("table").first).to_contain_text(LONG_OVERVIEW)
+    expect(page.locator("table").first).to_contain_text("101")
+
+    # ... and the audit trail holds the edit with old -> new values.
+    page.get_by_role("link", name="History of this record").click()
+    event = page.locator("table.backoffice-audit-events > tbody > tr").first
+    expect(event).to_contain_text("update")
+    runtime_change = event.locator("table.backoffice-diff tr", has=page.locator("code", has_text="runtime_minutes"))
+    expect(runtime_change.locator(".backoffice-old")).to_have_text("187")
+    expect(runtime_change.locator(".backoffice-new")).to_have_text("101")
 
 
 def test_csv_export_downloads_and_parses(page, live_server):

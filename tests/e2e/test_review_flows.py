@@ -30,6 +30,7 @@ def test_apply_one_review_with_its_confirmation(page, live_server):
     expect(preview).to_have_count(1)
     expect(preview).to_contain_text(candidate)  # the movie's tmdb_id: old -> this candidate
     expect(page.get_by_text("Nothing has changed yet.")).to_be_visible()
+    preview_text = preview.inner_text()
     assert_fits(page)
     screenshot(page, "review-confirm")
 
@@ -39,8 +40,19 @@ def test_apply_one_review_with_its_confirmation(page, live_server):
     expect(page).to_have_url(re.compile(re.escape(QUEUE)))
     expect(_row(page, review_id)).to_have_count(0)  # it left the pending list
 
+    old_tmdb_id = re.search(r"tmdb_id:\s*(\d+)\s*→\s*" + candidate, preview_text).group(1)
     page.goto(movie_url)
     expect(page.locator("table")).to_contain_text(candidate)
+
+    # The audit entry: who, which action, and the movie's tmdb_id old -> new.
+    page.get_by_role("link", name="History of this record").click()
+    event = page.locator("table.backoffice-audit-events > tbody > tr", has_text="review.apply").first
+    expect(event).to_contain_text("ann (admin)")
+    change = event.locator("table.backoffice-diff tr", has=page.locator("code", has_text=re.compile(r"^tmdb_id$")))
+    expect(change.locator(".backoffice-old")).to_have_text(old_tmdb_id)
+    expect(change.locator(".backoffice-new")).to_have_text(candidate)
+    assert_fits(page)
+    screenshot(page, "audit-history")
 
     page.goto(f"{QUEUE}?state=applied&sort=-age")
     applied = _row(page, review_id)

@@ -1,0 +1,117 @@
+"""What the generated screens say and show: flash wording, empty states, values, menu."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from sqlalchemy import create_engine, text
+
+from backoffice.settings import normalise_database_url
+from views.ux import relative_time, utc_text
+
+from .conftest import csrf_token, outside_sql
+
+NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def _flashes(html: str) -> list[str]:
+    return [re.sub(r"\s+", " ", m).strip() for m in
+            re.findall(r'<div class="alert alert-\w+ alert-dismissable">.*?</button>(.*?)</div>', html, re.S)]
+
+
+def test_relative_time_reads_like_a_person_would_say_it():
+    assert relative_time(NOW - dt.timedelta(seconds=20), NOW) == "just now"
+    assert relative_time(NOW - dt.timedelta(minutes=1), NOW) == "1 minute ago"
+    assert relative_time(NOW - dt.timedelta(hours=5, minutes=59), NOW) == "5 hours ago"
+    assert relative_time(NOW - dt.timedelta(days=3, hours=2), NOW) == "3 days ago"
+    assert relative_time(NOW - dt.timedelta(days=400), NOW) == "1 year ago"
+    assert relative_time(NOW + dt.timedelta(days=2, minutes=1), NOW) == "in 2 days"
+    # naive values are UTC; aware ones are converted, not relabelled
+    assert relative_time(dt.datetime(2026, 6, 15, 10, 0), NOW) == "2 hours ago"
+    paris = dt.timezone(dt.timedelta(hours=2))
+    assert relative_time(dt.datetime(2026, 6, 15, 13, 0, tzinfo=paris), NOW) == "1 hour ago"
+    assert utc_text(dt.datetime(2026, 6, 15, 13, 0, tzinfo=paris)) == "2026-06-15 11:00:00 UTC"
+
+
+def test_create_edit_and_delete_say_what_happened_to_how_many_rows(client, app):
+    token = csrf_token(client, "/admin/genres/new/")
+    created = client.post("/admin/genres/new/", data={"csrf_token": token, "name": "Film noir", "tmdb_genre_id": "9001"},
+                          follow_redirects=True)
+    new_id = outside_sql(app, "SELECT id FROM genres WHERE name = 'Film noir'")[0]["id"]
+    assert f"Created 1 row in genres: #{new_id}" in " ".join(_flashes(created.get_data(as_text=True)))
+
+    edit_url = f"/admin/genres/edit/?id={new_id}"
+    token = csrf_token(client, edit_url)
+    saved = client.post(edit_url, data={"csrf_token": token, "name": "Noir", "tmdb_genre_id": "9001"},
+                        follow_redirects=True)
+    assert f"Saved 1 row of genres: #{new_id}" in " ".join(_flashes(saved.get_data(as_text=True)))
+    assert "1 field changed (name)" in " ".join(_flashes(saved.get_data(as_text=True)))
+
+    token = csrf_token(client, edit_url)
+    same = client.post(edit_url, data={"csrf_token": token, "name": "Noir", "tmdb_genre_id": "9001"},
+                       follow_redirects=True)
+    assert f"Nothing to save in genres #{new_id}" in " ".join(_flashes(same.get_data(as_text=True)))
+
+    token = csrf_token(client, f"/admin/genres/details/?id={new_id}")
+    deleted = client.post("/admin/genres/delete/", data={"csrf_token": token, "id": str(new_id),
+                                                         "audit_reason": "typo"}, follow_redirects=True)
+    assert f"Deleted 1 row from genres: #{new_id}" in " ".join(_flashes(deleted.get_data(as_text=True)))
+    assert not outside_sql(app, "SELECT id FROM genres WHERE id = :id", id=new_id)
+
+
+def test_a_refused_form_says_nothing_was_saved_and_names_the_fields(client, app):
+    url = "/admin/movies/edit/?id=3"
+    token = csrf_token(client, url)
+    response = client.post(url, data={"csrf_token": token, "title": "Kept title", "release_date": "2001-02-31",
+                                      "created_at": "not a time", "updated_at": "2023-01-01 00:00:00"})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    messages = " ".join(_flashes(html))
+    assert "Nothing was saved: 2 fields need attention (Release Date, Created At)" in messages
+    assert "Failed to save record." not in messages
+    assert 'value="Kept title"' in html and 'value="2001-02-31"' in html
+    assert outside_sql(app, "SELECT title FROM movies WHERE id = 3")[0]["title"] != "Kept title"
+
+
+def test_lists_cut_long_text_show_utc_times_and_status_badges(client, app):
+    long_text = "word " * 40
+    outside_sql(app, "UPDATE movies SET overview = :text WHERE id = 1", text=long_text)
+    html = client.get("/admin/movies/?page=0").get_data(as_text=True)
+    cell = re.search(r'<td class="col-overview">\s*(.*?)\s*</td>', html, re.S).group(1)
+    assert f'title="{long_text}"' in cell and "…" in cell and len(re.sub(r"<[^>]+>", "", cell).strip()) <= 80
+    assert re.search(r'<time class="backoffice-time" datetime="[^"]+\+00:00" title="[^"]+ UTC">[^<]+ UTC</time> '
+                     r'<small class="text-muted backoffice-ago">[^<]*(ago|just now|in )', html)
+
+    details = client.get("/admin/movies/details/?id=1").get_data(as_text=True)
+    assert long_text.strip() in details and "backoffice-truncated" not in details
+
+    reviews = client.get("/admin/tmdb_match_reviews/").get_data(as_text=True)
+    assert re.search(r'<span class="badge badge-(warning|success|info|secondary) backoffice-status">'
+                     r'(pending|applied|deferred|rejected)</span>', reviews)
+
+
+def test_empty_lists_say_what_to_do(client, app, db_url):
+    engine = create_engine(normalise_database_url(db_url))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+    engine.dispose()
+    from backoffice import create_app
+
+    fresh = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"}).test_client()
+    html = fresh.get("/admin/notes/").get_data(as_text=True)
+    assert "notes has no rows yet." in html
+    assert "Create the first row" in html and "/admin/notes/new/" in html
+
+    past = client.get("/admin/genres/?page=40").get_data(as_text=True)
+    assert "This page is past the last row." in past and "Go to the first page" in past
+
+
+def test_menu_groups_follow_the_operators_day(client):
+    html = client.get("/admin/").get_data(as_text=True)
+    toggles = re.findall(r'<a class="dropdown-toggle nav-link"[^>]*>(.*?)</a>', html, re.S)
+    groups = [re.sub(r"<!--.*?-->|<[^>]+>|\{.*", "", t, flags=re.S).strip() for t in toggles]
+    assert groups[-1] == "Schema"
+    known = [g for g in groups if g in ("Catalog", "Reviews", "Audit")]
+    assert known == sorted(known, key=("Catalog", "Reviews", "Audit").index)
+    assert {"Reviews", "Audit"} <= set(known)
+    assert html.index("Dashboard</a>") < html.index("class=\"dropdown-toggle nav-link\"")
