@@ -7,26 +7,31 @@ from flask_admin.theme import Bootstrap4Theme
 from flask_sqlalchemy import SQLAlchemy
 
 from backoffice.access import current_operator
+from backoffice.declarations import Declarations
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
-from .base import ReflectedModelView, view_for
+from . import checks as _checks  # noqa: F401  (registers the [views.*] checks)
+from .base import ReflectedModelView
+from .custom import discover
 from .dashboard import DashboardView
+from .tuning import build_screens
 
 __all__ = ["init_app", "ReflectedModelView"]
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:
-    """Build this app's Admin (never module level) with a screen per reflected relation."""
+    """Build this app's Admin (never module level) with a screen per reflected relation,
+    tuned by the declarative file's ``[views.*]`` entries (hidden ones left out)."""
     admin = Admin(
         app,
         name="Backoffice",
         theme=Bootstrap4Theme(swatch="default", base_template="backoffice/master.html", fluid=True),
         index_view=DashboardView(reflection),
     )
-    for screen, entry in reflection.tables.items():
-        if entry.model is not None:
-            admin.add_view(view_for(entry, screen, db))
+    declarations = app.extensions.get("backoffice.declarations") or Declarations()
+    for view in build_screens(reflection, declarations, db, discover()):
+        admin.add_view(view)
     app.extensions["backoffice.admin"] = admin
     app.extensions.setdefault("backoffice.banners", [])
 
