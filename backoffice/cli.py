@@ -140,5 +140,9 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+from .scaffold import scaffold_command  # noqa: E402  (commands living in their own modules)
+
+main.add_command(scaffold_command)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
