@@ -167,6 +167,16 @@ def test_missing_file_and_other_shapes(problems, tmp_path, reflection):
         "primary, secondary, success, danger, warning, info, light, dark [backoffice.E022]"]
 
 
+def test_pattern_entries(problems):
+    assert problems('[views."movie_*"]\nhidden = true\n') == []
+    assert problems('[views."film_*"]\nhidden = true\n') == [
+        "F: views.\"film_*\": 'film_*' matches no table or view of the database [backoffice.E010]"]
+    assert problems('[views."movie_[gk]*"]\nlist = ["movie_id", "genre_id"]\n') == [
+        "F: views.\"movie_[gk]*\".list[1]: 'genre_id' is not a column of 'movie_keywords'; "
+        "expected one of: 'keyword_id', 'keyword_id_keywords_ref', 'movie_id', 'movie_id_movies_ref' "
+        "[backoffice.E012]"]
+
+
 def test_a_valid_file_has_no_problem(problems):
     assert problems("""
         [views.movies]

@@ -7,6 +7,7 @@ wrong value, a hint and a stable id; all are reported at once. Option *shapes*
 """
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ from backoffice.declarations import Declarations, Problem, did_you_mean, problem
 from .formatters import FORMATTERS, TemplateError, parse_template, type_family
 from .options import COUNT_STRATEGIES, ROLE_CHOICES
 
-__all__ = ["check_views", "sort_keys"]
+__all__ = ["check_views", "sort_keys", "is_pattern", "effective_views"]
 
 _WRITES = (("create", "create"), ("edit", "edit"), ("delete", "delete"))
 
@@ -35,12 +36,34 @@ def sort_keys(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else _str_list(value)
 
 
+def is_pattern(key: str) -> bool:
+    """``[views."payment_p*"]`` applies to every matching table (shell-style wildcards)."""
+    return any(ch in key for ch in "*?[")
+
+
+def effective_views(views: dict[str, Any], screens) -> dict[str, dict[str, Any]]:
+    """Screen -> its options: matching pattern entries in file order, then its own entry on top."""
+    result: dict[str, dict[str, Any]] = {}
+    patterns = [(k, v) for k, v in views.items() if is_pattern(k) and isinstance(v, dict)]
+    for screen in screens:
+        spec: dict[str, Any] = {}
+        for key, entry in patterns:
+            if fnmatch.fnmatchcase(screen, key):
+                spec.update(entry)
+        if isinstance(views.get(screen), dict):
+            spec.update(views[screen])
+        if spec:
+            result[screen] = spec
+    return result
+
+
 class _ViewChecker:
     """Checks one ``[views.<screen>]`` entry; collects its problems."""
 
-    def __init__(self, declarations: Declarations, screen: str, spec: dict[str, Any], entry: Any, view_class):
+    def __init__(self, declarations: Declarations, key: str, screen: str, spec: dict[str, Any], entry: Any,
+                 view_class):
         self.d, self.screen, self.spec, self.entry, self.view_class = declarations, screen, spec, entry, view_class
-        self.prefix = f"views.{screen}"
+        self.prefix = f'views."{key}"' if is_pattern(key) else f"views.{key}"
         self.columns = {c.name: c for c in entry.table.columns}
         try:
             self.relations = set(sa_inspect(entry.model).relationships.keys()) if entry.model is not None else set()
@@ -246,13 +269,25 @@ def check_views(declarations: Declarations, reflection) -> Iterator[Problem]:
     custom = discover()
     yield from _custom_problems(declarations, reflection, custom)
     classes = dict(reversed(custom))  # the first class claiming a table wins, as in the registration
-    for screen, spec in declarations.views.items():
+    for key, spec in declarations.views.items():
         if not isinstance(spec, dict):
             continue  # reported as E003 by the shape check
-        entry = reflection.tables.get(screen)
-        if entry is None:
-            yield problem("backoffice.E010", declarations, f"views.{screen}",
-                          f"'{screen}' is not a table or view of the database", table=screen,
-                          hint=did_you_mean(screen, reflection.tables))
-            continue
-        yield from _ViewChecker(declarations, screen, spec, entry, classes.get(screen, ReflectedModelView)).run()
+        if is_pattern(key):
+            matched = [s for s in reflection.tables if fnmatch.fnmatchcase(s, key)]
+            if not matched:
+                yield problem("backoffice.E010", declarations, f'views."{key}"',
+                              f"'{key}' matches no table or view of the database", table=key)
+        else:
+            matched = [key] if key in reflection.tables else []
+            if not matched:
+                yield problem("backoffice.E010", declarations, f"views.{key}",
+                              f"'{key}' is not a table or view of the database", table=key,
+                              hint=did_you_mean(key, reflection.tables))
+        seen: set[str] = set()
+        for screen in matched:  # a pattern's options are checked against every table it matches
+            checker = _ViewChecker(declarations, key, screen, spec, reflection.tables[screen],
+                                   classes.get(screen, ReflectedModelView))
+            for found in checker.run():
+                if str(found) not in seen:
+                    seen.add(str(found))
+                    yield found

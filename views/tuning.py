@@ -20,7 +20,7 @@ from sqlalchemy import inspect as sa_inspect
 from models.reflection import ReflectedTable, _identifier
 
 from .base import ReflectedModelView
-from .checks import sort_keys
+from .checks import effective_views, sort_keys
 from .formatters import build_formatter, build_link
 
 __all__ = ["PlannedScreen", "plan_screens", "tuned_class", "finish", "build_screens", "DEFAULT_ORDER"]
@@ -48,8 +48,9 @@ def plan_screens(reflection, views: dict[str, Any], custom: list[tuple[str, type
     for table, cls in custom:
         classes.setdefault(table, cls)  # a second claim is a check error; the first one wins
     planned = []
+    specs = effective_views(views, reflection.tables)
     for screen, entry in reflection.tables.items():
-        spec = views.get(screen) if isinstance(views.get(screen), dict) else {}
+        spec = specs.get(screen, {})
         if entry.model is None or spec.get("hidden") is True:
             continue
         planned.append(PlannedScreen(screen, entry, classes.get(screen, ReflectedModelView), spec))
