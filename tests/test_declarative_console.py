@@ -162,3 +162,16 @@ def test_custom_view_takes_precedence_and_is_still_tuned(make_app, tmp_path, cus
     assert "runtime_minutes" in view.column_formatters and "tmdb_id" in view.column_formatters
     page = tuned.test_client().get("/admin/movies/").get_data(as_text=True)
     assert "The Movie Database id" in page  # the class's own column description
+
+
+def test_never_show_on_a_foreign_key_hides_its_relationship_too(make_app, tmp_path):
+    app = make_app(BACKOFFICE_CONFIG=write(tmp_path, """
+        [views.movie_credits]
+        never_show = ["movie_id"]
+        create = "nobody"
+    """))
+    client = app.test_client()
+    for url in ("/admin/movie_credits/", "/admin/movie_credits/details/?id=1", "/admin/movie_credits/edit/?id=1"):
+        body = client.get(url).get_data(as_text=True)
+        assert "movie_id" not in body and "Movie Id" not in body, url
+    assert 'name="person_id_people_ref"' in client.get("/admin/movie_credits/edit/?id=1").get_data(as_text=True)

@@ -74,6 +74,13 @@ def _attribute_names(entry: ReflectedTable) -> dict[str, str]:
     return names
 
 
+def _relations_through(entry: ReflectedTable, columns: list[str]) -> set[str]:
+    """Many-to-one relationships over a never-shown column: their select box would show it."""
+    mapper = sa_inspect(entry.model)
+    return {rel.key for rel in mapper.relationships
+            if rel.direction.name == "MANYTOONE" and any(c.name in columns for c in rel.local_columns)}
+
+
 def _class_value(view_class: type, name: str) -> Any:
     """A Flask-Admin class attribute as an instance would see it (some are descriptors)."""
     value = getattr(view_class, name, None)
@@ -94,7 +101,7 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
     attrs: dict[str, Any] = {}
     names = _attribute_names(entry)
     attr = lambda column: names.get(column, column)  # noqa: E731
-    never = {attr(c) for c in spec.get("never_show", [])}
+    never = {attr(c) for c in spec.get("never_show", [])} | _relations_through(entry, spec.get("never_show", []))
 
     if "list" in spec:
         attrs["column_list"] = [attr(c) for c in spec["list"]]
@@ -107,7 +114,7 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
     if never:
         base = view_class
         for key in ("column_list", "column_details_list", "column_searchable_list", "column_filters",
-                    "column_sortable_list", "column_export_list", "form_columns"):
+                    "column_sortable_list", "column_export_list", "column_editable_list", "form_columns"):
             current = attrs.get(key, _class_value(base, key))
             if current is not None:
                 attrs[key] = _without(current, never)
