@@ -146,6 +146,9 @@ from audit_hooks.cli import audit_verify  # noqa: E402  (commands of other packa
 
 main.add_command(audit_verify)
 
+from .scaffold import scaffold_command  # noqa: E402  (commands living in their own modules)
+
+main.add_command(scaffold_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -49,7 +49,7 @@ PROBLEM_IDS: dict[str, str] = {
 class Option:
     """One key an entry of a section may hold; the maintainer's guide lists them all.
 
-    ``kind`` is one of: str, int, bool, str-list, table, dict. Deeper checks
+    ``kind`` is one of: str, int, bool, str-list, str|str-list, table, dict, any. Deeper checks
     (columns exist, roles are known...) belong to the owning subsystem's checks.
     """
 
@@ -67,6 +67,7 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "bool": lambda v: isinstance(v, bool),
     "str-list": lambda v: isinstance(v, list) and all(isinstance(i, str) for i in v),
+    "str|str-list": lambda v: isinstance(v, str) or (isinstance(v, list) and all(isinstance(i, str) for i in v)),
     "table": lambda v: isinstance(v, dict),
     "dict": lambda v: isinstance(v, dict),
     "any": lambda v: True,

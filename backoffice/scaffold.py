@@ -1,0 +1,124 @@
+"""``backoffice scaffold``: write a starter declarative file from the reflected schema.
+
+Every table and view gets its ``[views.<name>]`` header and every option with the
+value the console uses when the option is absent, commented out: a maintainer
+uncomments and edits instead of starting from nothing. Lines starting with ``# key =``
+are options (valid as they stand once uncommented); ``##`` lines are explanations.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+
+__all__ = ["scaffold_command", "render_scaffold"]
+
+_BARE = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _key(name: str) -> str:
+    """A TOML key: bare when possible, else a quoted basic string."""
+    return name if _BARE.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
+def _list(values) -> str:
+    return json.dumps(list(values), ensure_ascii=False)
+
+
+def _entry(screen: str, entry) -> list[str]:
+    from views.base import ReflectedModelView
+    from views.formatters import type_family
+    from views.tuning import DEFAULT_ORDER
+
+    columns = list(entry.table.columns)
+    names = [c.name for c in columns]
+    families = {c.name: type_family(c.type) for c in columns}
+    text_columns = [n for n in names if families[n] == "text"]
+    converter = ReflectedModelView.filter_converter
+    filters = [c.name for c in columns if c.name not in entry.primary_key and families[c.name] != "text"
+               and converter.convert(type(c.type).__name__, c, c.name)]
+    kind = f"{entry.kind}, {'read-only' if entry.read_only else 'CRUD'}"
+    lines = [f"## {entry.qualified_name}: {kind}; {len(columns)} columns; primary key "
+             f"{', '.join(entry.primary_key) or '(none)'}"]
+    lines += [f"## note: {note}" for note in entry.notes]
+    lines.append(f"[views.{_key(screen)}]")
+    options = [
+        ("label", json.dumps(screen, ensure_ascii=False)),
+        ("category", '"Schema"'),
+        ("order", str(DEFAULT_ORDER)),
+        ("hidden", "false"),
+        ("list", _list(names)),
+        ("details", _list(names)),
+        ("never_show", "[]"),
+        ("search", _list(text_columns)),
+        ("filters", _list(filters)),
+        ("sort", _list(entry.primary_key)),
+        ("page_size", str(ReflectedModelView.page_size)),
+        ("count", '"auto"'),
+        ("export", "true"),
+        ("read_only", "true" if entry.read_only else "false"),
+    ]
+    for key, attribute in (("create", "create_role"), ("edit", "edit_role"), ("delete", "delete_role")):
+        role = None if entry.read_only else getattr(ReflectedModelView, attribute)
+        options.append((key, json.dumps(role or "nobody")))
+    lines += [f"# {key} = {value}" for key, value in options]
+    formatters = {n: families[n] for n in names if families[n] in ("date", "datetime")}
+    if formatters:
+        lines.append("# formatters = { " + ", ".join(f'{_key(n)} = "{f}"' for n, f in formatters.items()) + " }")
+    lines.append(f'## labels = {{ {_key(names[0])} = "{names[0].replace("_", " ").title()}" }}')
+    lines.append(f'## links = {{ {_key(names[0])} = "https://example.com/{{{names[0]}}}" }}')
+    return lines
+
+
+def render_scaffold(reflection, source: str = "the database") -> str:
+    """The starter file for ``reflection`` as TOML text."""
+    out = [
+        "# The declarative file of this console (docs/declarative.md explains every option).",
+        f"# Written by `backoffice scaffold` from {source}: {len(reflection.tables)} tables and views.",
+        "# Uncomment and edit; an absent option keeps the value shown. `backoffice check` validates it.",
+        "",
+    ]
+    for screen, entry in reflection.tables.items():
+        out += _entry(screen, entry)
+        out.append("")
+    out += [
+        "## Catalog-health checks:  [health.<name>]   (see docs/declarative.md, 'health')",
+        "## Review queues:          [queues.<name>]   (see docs/declarative.md, 'queues')",
+        "## Extra audit hooks:      [hooks]           (see docs/declarative.md, 'hooks')",
+        "",
+    ]
+    return "\n".join(out)
+
+
+@click.command("scaffold")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="File to write (default: BACKOFFICE_CONFIG, else backoffice.toml).")
+@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+def scaffold_command(output: Path | None, force: bool) -> None:
+    """Write a starter declarative file from the reflected schema of DATABASE_URL."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    from models.reflection import reflect
+
+    from .settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if settings.database_url is None:
+        raise click.ClickException("DATABASE_URL is not set: nothing to reflect")
+    output = output or (Path(settings.backoffice_config) if settings.backoffice_config else Path("backoffice.toml"))
+    if output.exists() and not force:
+        raise click.ClickException(f"{output} exists; use --force to overwrite it")
+    engine = create_engine(settings.database_url)
+    try:
+        reflection = reflect(engine, schemas=settings.backoffice_schemas)
+    finally:
+        engine.dispose()
+    source = make_url(settings.database_url).render_as_string(hide_password=True)
+    output.write_text(render_scaffold(reflection, source), encoding="utf-8")
+    click.echo(f"wrote {output}: {len(reflection.tables)} tables and views; edit it, then run `backoffice check`")

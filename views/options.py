@@ -1,0 +1,93 @@
+"""The ``[views.<table>]`` options of the declarative file, declared once as data.
+
+Each option is documented here (the maintainer's guide, docs/declarative.md, lists
+them all and a test keeps the two in step); :mod:`views.checks` validates them
+against the reflected schema and :mod:`views.tuning` applies them to a screen.
+"""
+from __future__ import annotations
+
+from backoffice.declarations import PROBLEM_IDS, Option, declare_options
+
+__all__ = ["ROLE_CHOICES", "COUNT_STRATEGIES", "VIEW_OPTIONS", "COLUMN_OPTIONS"]
+
+#: Values of create / edit / delete: the least role that may do it, or nobody.
+ROLE_CHOICES = ("viewer", "operator", "admin", "nobody")
+
+#: How a list screen counts its rows (implemented by the paging code; stored here).
+COUNT_STRATEGIES = ("exact", "estimate", "capped", "none", "auto")
+
+VIEW_OPTIONS = (
+    Option("label", "str", "Menu and page title of the screen.", "the table name", 'label = "Movies"'),
+    Option("category", "str", "Menu category the screen is filed under.", "Schema", 'category = "Catalog"'),
+    Option("order", "int", "Position in the menu (lower first; ties by name).", 100, "order = 10"),
+    Option("hidden", "bool", "No screen at all for this table.", False, "hidden = true"),
+    Option("list", "str-list", "Columns of the list page, in order.", "every column",
+           'list = ["title", "release_date", "tmdb_id"]'),
+    Option("labels", "table", "Column headings: column -> label, used on every page.", "the column names",
+           'labels = { tmdb_id = "TMDB", release_date = "Released" }'),
+    Option("never_show", "str-list",
+           "Columns never shown anywhere: list, details, forms, search, filters, sorting, export.", "[]",
+           'never_show = ["internal_notes"]'),
+    Option("search", "str-list", "Text columns the search box matches (case-insensitive, contains).", "[]",
+           'search = ["title", "original_title", "imdb_id"]'),
+    Option("filters", "str-list", "Columns offered as filters.", "[]",
+           'filters = ["release_date", "original_language"]'),
+    Option("sort", "str|str-list", "Default order: a column, '-column' for descending, or a list of them. "
+           "The primary key is always appended so pages are stable.", "the primary key",
+           'sort = "-updated_at"'),
+    Option("page_size", "int", "Rows per page (1 to 1000).", 50, "page_size = 100"),
+    Option("count", "str", "How the list counts its rows: " + " | ".join(COUNT_STRATEGIES) + ".", "auto",
+           'count = "estimate"'),
+    Option("read_only", "bool", "No create, edit or delete on this screen, whatever the roles say.", False,
+           "read_only = true"),
+    Option("create", "str", "Least role that may create rows: " + " | ".join(ROLE_CHOICES) + ".", "admin",
+           'create = "operator"'),
+    Option("edit", "str", "Least role that may edit rows: " + " | ".join(ROLE_CHOICES) + ".", "operator",
+           'edit = "operator"'),
+    Option("delete", "str", "Least role that may delete rows: " + " | ".join(ROLE_CHOICES) + ".", "admin",
+           'delete = "nobody"'),
+    Option("links", "table", "Columns rendered as links: column -> http(s) URL template; {column} "
+           "placeholders take any column of the row, URL-escaped.", "{}",
+           'links = { tmdb_id = "https://www.themoviedb.org/movie/{tmdb_id}" }'),
+    Option("formatters", "table", "Value formatters: column -> name or { kind = name, args... } "
+           "(date, datetime, money, number, percent, truncate, badge, yesno).", "{}",
+           'formatters = { overview = { kind = "truncate", length = 80 }, status = "badge" }'),
+    Option("export", "bool", "Whether the list offers CSV export.", True, "export = false"),
+    Option("details", "str-list", "Columns of the details page, in order.", "every column",
+           'details = ["title", "overview", "release_date"]'),
+)
+
+#: Options whose value names columns (str-list) or is keyed by column (table).
+COLUMN_OPTIONS = ("list", "never_show", "search", "filters", "details", "labels", "links", "formatters")
+
+declare_options("views", *VIEW_OPTIONS)
+
+PROBLEM_IDS.update({
+    "backoffice.E010": "a [views.<name>] entry names no reflected table or view",
+    "backoffice.E011": "a column is listed twice in the same option",
+    "backoffice.E012": "an option names a column the table does not have",
+    "backoffice.E013": "a column in never_show is also used by another option",
+    "backoffice.E014": "create / edit / delete names an unknown role",
+    "backoffice.E015": "count names an unknown count strategy",
+    "backoffice.E016": "page_size or order is out of range",
+    "backoffice.E017": "label or category is empty",
+    "backoffice.E018": "a value inside labels, links or formatters has the wrong type",
+    "backoffice.E019": "sort is empty or malformed",
+    "backoffice.E020": "a formatter names an unknown kind",
+    "backoffice.E021": "a formatter has an unknown argument",
+    "backoffice.E022": "a formatter argument has a bad value",
+    "backoffice.E025": "a link template is not an absolute http(s) URL",
+    "backoffice.E026": "a link template placeholder names no column",
+    "backoffice.E027": "a link template is malformed (braces, positional or formatted fields)",
+    "backoffice.E028": "a column has both a link and a formatter",
+    "backoffice.E030": "a filter on a column type that cannot be filtered",
+    "backoffice.E031": "search on a column that holds no text",
+    "backoffice.E035": "a custom view class names no reflected table or view",
+    "backoffice.E036": "two custom view classes claim the same table",
+    "backoffice.W010": "create / edit / delete granted on a screen declared read_only",
+    "backoffice.W011": "create / edit / delete granted on a relation the database makes read-only",
+    "backoffice.W012": "never_show hides a required column: creating rows will fail",
+    "backoffice.W013": "a formatter does not fit the column's type",
+    "backoffice.W014": "options on a hidden screen have no effect",
+    "backoffice.W015": "search on a numeric column matches its text form",
+})
