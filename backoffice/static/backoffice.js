@@ -12,7 +12,7 @@
   "use strict";
 
   function searchBox() {
-    return document.querySelector('input[name="search"]');
+    return document.querySelector('form[role="search"] input[name="search"]:not([type="hidden"])');
   }
 
   function labelSearchBox() {

@@ -104,7 +104,13 @@ def serve(app) -> tuple[str, callable]:
 
 
 @pytest.fixture(scope="module")
-def live_server(sqlite_demo_template, tmp_path_factory):
+def console_env() -> dict[str, str]:
+    """Extra settings of the module's console; a test module overrides this fixture."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def live_server(sqlite_demo_template, tmp_path_factory, console_env):
     """The demo console on SQLite with basic auth on, one per test module."""
     workdir = tmp_path_factory.mktemp("live")
     database = workdir / "demo.sqlite"
@@ -117,6 +123,7 @@ def live_server(sqlite_demo_template, tmp_path_factory):
         "OPERATOR_AUTH_USERNAME": ADMIN.username,
         "OPERATOR_AUTH_PASSWORD": ADMIN.password,
         "OPERATOR_AUTH_USERS_FILE": str(_users_file(workdir / "users")),
+        **console_env,
     })
     url, stop = serve(app)
     yield LiveServer(url, database_url, app, {a.role: a for a in (ADMIN, OPERATOR, VIEWER)})

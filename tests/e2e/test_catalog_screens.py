@@ -38,7 +38,6 @@ def test_list_shows_utc_timestamps_with_a_relative_hint(page, live_server):
     expect(created).to_have_text(re.compile(r"UTC$"))
     expect(first.locator("td.col-created_at .backoffice-ago")).to_have_text(re.compile(r"(ago|just now)$"))
     assert_fits(page)
-    screenshot(page, "list")
 
     page.set_viewport_size(TABLET)
     page.reload()
