@@ -80,7 +80,7 @@ def test_detail_page_delete_form_carries_the_reason(make_app):
     assert "A reason is required to delete rows of keywords" in refused.get_data(as_text=True)
     done = client.post("/admin/keywords/delete/", data={"csrf_token": token, "id": keyword_id,
                                                        "audit_reason": "spam"}, follow_redirects=True)
-    assert "Record was successfully deleted." in done.get_data(as_text=True)
+    assert "Deleted 1 row from keywords: " in done.get_data(as_text=True)
     assert "spam" in client.get(f"/admin/audit/?table=keywords&entity={keyword_id}").get_data(as_text=True)
 
 

@@ -38,24 +38,28 @@ def test_create_edit_and_delete_say_what_happened_to_how_many_rows(client, app):
     created = client.post("/admin/genres/new/", data={"csrf_token": token, "name": "Film noir", "tmdb_genre_id": "9001"},
                           follow_redirects=True)
     new_id = outside_sql(app, "SELECT id FROM genres WHERE name = 'Film noir'")[0]["id"]
-    assert f"Created 1 row in genres: #{new_id}" in " ".join(_flashes(created.get_data(as_text=True)))
+    message = " ".join(_flashes(created.get_data(as_text=True)))
+    assert "Created 1 row in genres: " in message and f"#{new_id}" in message
 
     edit_url = f"/admin/genres/edit/?id={new_id}"
     token = csrf_token(client, edit_url)
     saved = client.post(edit_url, data={"csrf_token": token, "name": "Noir", "tmdb_genre_id": "9001"},
                         follow_redirects=True)
-    assert f"Saved 1 row of genres: #{new_id}" in " ".join(_flashes(saved.get_data(as_text=True)))
-    assert "1 field changed (name)" in " ".join(_flashes(saved.get_data(as_text=True)))
+    message = " ".join(_flashes(saved.get_data(as_text=True)))
+    assert "Saved 1 row of genres: " in message and f"#{new_id}" in message
+    assert "1 field changed (name)" in message
 
     token = csrf_token(client, edit_url)
     same = client.post(edit_url, data={"csrf_token": token, "name": "Noir", "tmdb_genre_id": "9001"},
                        follow_redirects=True)
-    assert f"Nothing to save in genres #{new_id}" in " ".join(_flashes(same.get_data(as_text=True)))
+    message = " ".join(_flashes(same.get_data(as_text=True)))
+    assert "Nothing to save in genres: " in message and f"#{new_id}" in message and "is unchanged" in message
 
     token = csrf_token(client, f"/admin/genres/details/?id={new_id}")
     deleted = client.post("/admin/genres/delete/", data={"csrf_token": token, "id": str(new_id),
                                                          "audit_reason": "typo"}, follow_redirects=True)
-    assert f"Deleted 1 row from genres: #{new_id}" in " ".join(_flashes(deleted.get_data(as_text=True)))
+    message = " ".join(_flashes(deleted.get_data(as_text=True)))
+    assert "Deleted 1 row from genres: " in message and f"#{new_id}" in message
     assert not outside_sql(app, "SELECT id FROM genres WHERE id = :id", id=new_id)
 
 
@@ -115,3 +119,20 @@ def test_menu_groups_follow_the_operators_day(client):
     assert known == sorted(known, key=("Catalog", "Reviews", "Audit").index)
     assert {"Reviews", "Audit"} <= set(known)
     assert html.index("Dashboard</a>") < html.index("class=\"dropdown-toggle nav-link\"")
+
+
+def test_a_bulk_delete_names_the_table_and_counts_the_rows(client, app):
+    for name in ("Spare one", "Spare two"):
+        token = csrf_token(client, "/admin/genres/new/")
+        client.post("/admin/genres/new/", data={"csrf_token": token, "name": name, "tmdb_genre_id": "9100"})
+    ids = [str(r["id"]) for r in outside_sql(app, "SELECT id FROM genres WHERE name LIKE 'Spare %' ORDER BY id")]
+    token = csrf_token(client, "/admin/genres/")
+    confirm = client.post("/admin/genres/action/", data={"csrf_token": token, "action": "delete", "rowid": ids},
+                          follow_redirects=True)
+    html = confirm.get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    done = client.post("/admin/genres/bulk-delete/", data={"csrf_token": token, "id": ids, "reason": "duplicates",
+                                                           "url": "/admin/genres/"}, follow_redirects=True)
+    message = " ".join(_flashes(done.get_data(as_text=True)))
+    assert "Deleted 2 rows from genres: " in message and all(f"#{i}" in message for i in ids)
+    assert not outside_sql(app, "SELECT id FROM genres WHERE name LIKE 'Spare %'")

@@ -180,7 +180,7 @@ class OperatorUxMixin:
             noun = "field" if len(changed) == 1 else "fields"
             text = f"Saved 1 row of {where}: {row}; {len(changed)} {noun} changed ({fields})."
         else:
-            text = f"Nothing to save in {where} {row}: no field was changed."
+            text = f"Nothing to save in {where}: {row} is unchanged (no field differs)."
         _replace("Record was successfully saved.", text)
 
     def on_model_delete(self, model):
