@@ -10,6 +10,7 @@ from backoffice.access import current_operator
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
+from . import catalog_health
 from .base import ReflectedModelView, view_for
 from .dashboard import DashboardView
 
@@ -28,6 +29,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         if entry.model is not None:
             admin.add_view(view_for(entry, screen, db))
     app.extensions["backoffice.admin"] = admin
+    catalog_health.init_app(app, admin, db, reflection, settings)
     app.extensions.setdefault("backoffice.banners", [])
 
     @app.context_processor
