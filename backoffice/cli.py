@@ -140,5 +140,10 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+from .catalog.cli import catalog_health_command  # noqa: E402  (registered below, one line per module)
+
+main.add_command(catalog_health_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
