@@ -233,8 +233,9 @@ def _validate(name: str, spec: dict, declarations: Declarations, reflection: Any
             try:
                 _functions, column = parse_key(text)
             except ValueError as exc:
-                yield bad("backoffice.E055", f"key[{index}]", f"cannot read '{text}': {exc}",
-                          hint=did_you_mean(_CALL.match(text).group(1), KEY_FUNCTIONS) if _CALL.match(text) else None)
+                call = _CALL.match(text)
+                hint = did_you_mean(call.group(1), KEY_FUNCTIONS) if call and "function" in str(exc) else None
+                yield bad("backoffice.E055", f"key[{index}]", f"cannot read '{text}': {exc}", hint=hint)
                 continue
             if found := unknown(f"key[{index}]", column):
                 yield found

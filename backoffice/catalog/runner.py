@@ -173,7 +173,10 @@ def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sa
                           _single_unit(results[check.name], q, sample_limit)))
     for table_name in dict.fromkeys(c.table for c in checks):
         names = scans.get(table_name, [])
-        units.append((names, timeout_ms, _scan_unit(table_name, reflection.tables[table_name].table,
+        # A table whose checks declare shorter timeouts gets its row count under the shortest.
+        limits = [c.timeout_ms for c in checks if c.table == table_name and c.timeout_ms] + [timeout_ms or 0]
+        table_timeout = min(t for t in limits if t) if any(limits) else None
+        units.append((names, table_timeout, _scan_unit(table_name, reflection.tables[table_name].table,
                                                    [results[n] for n in names], [queries[n] for n in names],
                                                    totals, sample_limit)))
 
