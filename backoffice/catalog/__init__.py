@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from .cache import TTLCache
 from .checks import DEFAULT_CHECKS, HealthCheck, resolve_checks
 from .queries import CheckQueries
-from .runner import CheckResult, HealthReport, SampleGroup, read_only, run_checks
+from .runner import WORKERS, CheckResult, HealthReport, SampleGroup, read_only, run_checks
 
 __all__ = ["CatalogHealth", "HealthCheck", "HealthReport", "CheckResult", "DEFAULT_CHECKS", "init_app",
            "catalog_health"]
@@ -27,13 +27,15 @@ class CatalogHealth:
     """The checks of one console, bound to its engine and settings."""
 
     def __init__(self, engine: Engine, reflection: Any, checks: list[HealthCheck], *, sample_limit: int = 5,
-                 stale_days: int = 180, cache_seconds: float = 60, timeout_ms: int | None = None):
+                 stale_days: int = 180, cache_seconds: float = 60, timeout_ms: int | None = None,
+                 workers: int = WORKERS):
         self.engine = engine
         self.reflection = reflection
         self.checks = {check.name: check for check in checks}
         self.sample_limit = sample_limit
         self.stale_days = stale_days
         self.timeout_ms = timeout_ms or None
+        self.workers = workers
         self.cache: TTLCache[HealthReport] = TTLCache(cache_seconds)
 
     def report(self, names: list[str] | None = None, *, refresh: bool = False, cached: bool = True) -> HealthReport:
@@ -45,7 +47,8 @@ class CatalogHealth:
 
         def compute() -> HealthReport:
             return run_checks(self.engine, self.reflection, [self.checks[n] for n in selected],
-                              sample_limit=self.sample_limit, stale_days=self.stale_days, timeout_ms=self.timeout_ms)
+                              sample_limit=self.sample_limit, stale_days=self.stale_days, timeout_ms=self.timeout_ms,
+                              workers=self.workers)
 
         return self.cache.get(selected, compute, refresh=refresh) if cached else compute()
 

@@ -50,7 +50,7 @@ declare_options(
     Option("label", "str", "Title shown on the page and in the CLI", default="the check's name"),
     Option("fields", "str-list", "missing: columns that should be filled", example='["overview"]'),
     Option("match", "str", "missing: 'any' (a row lacks at least one field) or 'all'", default="any"),
-    Option("blank", "bool", "missing: text that is empty or only spaces counts as missing", default=True),
+    Option("blank", "bool", "missing: empty text ('') counts as missing", default=True),
     Option("key", "str-list", "duplicates: the identity; columns or lower(...), upper(...), trim(...), year(...)",
            example='["lower(trim(title))", "year(release_date)"]'),
     Option("column", "str", "stale: the timestamp of the last refresh (NULL counts as stale)"),

@@ -74,7 +74,7 @@ class CheckQueries:
             return or_(*parts) if check.match == "any" else and_(*parts)
         if check.kind == "stale":
             column = table.c[check.column]
-            return and_(*self.scope(), or_(column.is_(None), column < self.stale_cutoff))
+            return or_(column.is_(None), column < self.stale_cutoff)
         if check.kind == "coverage":
             related = self.related
             conditions = [related.c[check.via] == self._target()]
@@ -83,10 +83,33 @@ class CheckQueries:
             return ~select(literal(1)).select_from(related).where(*conditions).exists()
         raise ValueError(f"{check.kind} checks have no row condition")
 
+    def covered_count(self) -> Select | None:
+        """coverage: how many rows DO have related rows, counted from the related side
+        alone (distinct referencing keys), or None when that would not be exact.
+
+        Exact only when ``via`` is a foreign key to this table (every distinct value
+        is one existing row) and every row is in scope. It reads one index instead
+        of joining two: on PostgreSQL, where foreign keys are always enforced, the
+        runner uses it and subtracts from the table's row count.
+        """
+        check = self.check
+        if check.kind != "coverage" or check.only_with:
+            return None
+        via = self.related.c[check.via]
+        if not any(fk.column.table is self.table for fk in via.foreign_keys):
+            return None
+        conditions = [via.is_not(None)]
+        for name, value in check.where:
+            conditions.append(self.related.c[name].in_(value) if isinstance(value, tuple)
+                              else self.related.c[name] == value)
+        keys = select(via).where(*conditions).distinct().subquery("covered")
+        return select(func.count()).select_from(keys)
+
     def _missing(self, column) -> ColumnElement:
         if self.check.blank and isinstance(column.type, (String, Text, Unicode, UnicodeText)):
-            # Blank text is as missing as NULL for an operator; the same pass checks both.
-            return or_(column.is_(None), func.trim(column) == "")
+            # Empty text is as missing as NULL for an operator. (Not trim(): on a million
+            # rows it doubles the cost of the shared scan; `= ''` is a length check.)
+            return or_(column.is_(None), column == "")
         return column.is_(None)
 
     def _target(self):

@@ -34,6 +34,11 @@ __all__ = ["CheckResult", "HealthReport", "Sample", "SampleGroup", "run_checks",
 log = logging.getLogger(__name__)
 #: Concurrent units on PostgreSQL (each holds one pooled connection while it runs).
 WORKERS = 4
+#: Planner settings for the checks' transactions (SET LOCAL: gone at rollback).
+#: JIT compiles each of these short scans for tens of milliseconds and gains nothing.
+#: Parallel workers are off because the units already run concurrently: on a small
+#: machine extra workers only compete for the same cores (measured: 30% slower).
+PG_SETTINGS: dict[str, str] = {"jit": "off", "max_parallel_workers_per_gather": "0"}
 
 
 @dataclass
@@ -73,6 +78,7 @@ class CheckResult:
     sample_groups: list[SampleGroup] = field(default_factory=list)
     message: str | None = None
     seconds: float = 0.0
+    covered: int | None = field(default=None, repr=False)  # coverage: rows that do have related rows
 
     @property
     def share(self) -> float | None:
@@ -128,6 +134,8 @@ def read_only(engine: Engine, timeout_ms: int | None) -> Iterator[Connection]:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION READ ONLY")
             conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms or 0)}")
+            for name, value in PG_SETTINGS.items():
+                conn.exec_driver_sql(f"SET LOCAL {name} = {value}")
             try:
                 yield conn
             finally:
@@ -205,6 +213,8 @@ def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sa
             run(unit)
     for result in results.values():
         result.total = totals.get(result.check.table)
+        if result.covered is not None and result.status == "ok":
+            result.count = None if result.total is None else result.total - result.covered
     return HealthReport(results=[results[c.name] for c in checks], computed_at=now,
                         seconds=time.monotonic() - started)
 
@@ -238,8 +248,14 @@ def _single_unit(result: CheckResult, q: CheckQueries, sample_limit: int):
                         group.members.append(_sample(q, member))
             result.sample_groups = groups
             return
-        result.count = conn.execute(q.count()).scalar()
-        if result.count and sample_limit:
+        covered = q.covered_count() if conn.dialect.name == "postgresql" else None
+        if covered is not None:
+            # rows without = all rows - distinct referencing keys; the table's total comes
+            # from its own unit (see run_checks), so no second scan of the table here.
+            result.covered = conn.execute(covered).scalar()
+        else:
+            result.count = conn.execute(q.count()).scalar()
+        if (result.count or result.covered is not None) and sample_limit:
             result.samples = _samples(conn, q, q.rows(limit=sample_limit))
     return work
 
