@@ -157,3 +157,58 @@ def test_without_a_movie_schema_there_are_no_default_checks(build, tmp_path):
     result = catalog_health(app).report(cached=False).get("tracks_without_composer")
     assert result.status == "ok" and result.count == 977  # Chinook: 977 of 3,503 tracks have no composer
     assert result.total == 3503
+
+
+def test_backoffice_check_lists_health_problems(build, monkeypatch):
+    from click.testing import CliRunner
+
+    from backoffice.cli import main
+
+    build.path.write_text('[health.x]\nkind = "coverage"\nrelated = "movie_credits"\nvia = "movie"\n')
+    monkeypatch.setenv("DATABASE_URL", build.url)
+    monkeypatch.setenv("BACKOFFICE_CONFIG", str(build.path))
+    result = CliRunner().invoke(main, ["check"])
+    assert result.exit_code == 1
+    assert (f"ERROR: {build.path}: health.x.via: 'movie' is not a column of 'movie_credits'; "
+            f"did you mean 'movie_id'? [backoffice.E054]") in result.output
+
+
+def test_the_cache_expires_refreshes_and_computes_once_for_concurrent_requests():
+    import threading
+    import time
+
+    from backoffice.catalog.cache import TTLCache
+
+    now = [0.0]
+    calls: list[int] = []
+
+    def compute() -> int:
+        calls.append(1)
+        return len(calls)
+
+    cache = TTLCache(10, clock=lambda: now[0])
+    assert cache.get("all", compute) == 1
+    now[0] = 9.9
+    assert cache.get("all", compute) == 1
+    now[0] = 10.1
+    assert cache.get("all", compute) == 2
+    now[0] = 10.2
+    assert cache.get("all", compute, refresh=True) == 3
+    assert cache.get("other", compute) == 4
+
+    slow_calls: list[int] = []
+
+    def slow() -> int:
+        slow_calls.append(1)
+        time.sleep(0.3)
+        return 42
+
+    real = TTLCache(60)
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(real.get("all", slow, refresh=True)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [42] * 4 and len(slow_calls) == 1  # the waiting requests reuse the fresh figures

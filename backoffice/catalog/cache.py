@@ -36,7 +36,7 @@ class TTLCache(Generic[T]):
             cached = self._values.get(key)
             if cached is not None:
                 stamp, value = cached
-                if stamp >= asked_at:  # computed by another request while this one waited
+                if stamp > asked_at:  # computed by another request while this one waited
                     return value
                 if not refresh and self._clock() - stamp < self.ttl_seconds:
                     return value
