@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from backoffice.catalog import CatalogHealth  # noqa: E402
-from backoffice.catalog.checks import resolve_checks  # noqa: E402
+from backoffice.catalog.validation import resolve_checks  # noqa: E402
 from backoffice.declarations import Declarations  # noqa: E402
 from backoffice.demo.schema import HEALTH_INDEXES, demo_metadata  # noqa: E402
 from backoffice.settings import normalise_database_url  # noqa: E402

@@ -13,7 +13,8 @@ from flask import Flask
 from sqlalchemy import Engine
 
 from .cache import TTLCache
-from .checks import DEFAULT_CHECKS, HealthCheck, resolve_checks
+from .checks import DEFAULT_CHECKS, HealthCheck
+from .validation import resolve_checks
 from .queries import CheckQueries
 from .runner import WORKERS, CheckResult, HealthReport, SampleGroup, read_only, run_checks
 

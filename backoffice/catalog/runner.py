@@ -215,6 +215,8 @@ def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sa
         result.total = totals.get(result.check.table)
         if result.covered is not None and result.status == "ok":
             result.count = None if result.total is None else result.total - result.covered
+        if result.status == "ok" and result.count is None:  # its figure needed the table's row count
+            result.status, result.message = "failed", f"the row count of '{result.check.table}' did not complete"
     return HealthReport(results=[results[c.name] for c in checks], computed_at=now,
                         seconds=time.monotonic() - started)
 
