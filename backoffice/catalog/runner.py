@@ -153,9 +153,12 @@ def read_only(engine: Engine, timeout_ms: int | None) -> Iterator[Connection]:
         finally:
             conn.rollback()
             if sqlite:
-                raw.set_progress_handler(None, 0)
-                conn.exec_driver_sql("PRAGMA query_only = OFF")
-                conn.rollback()
+                try:
+                    raw.set_progress_handler(None, 0)
+                    conn.exec_driver_sql("PRAGMA query_only = OFF")
+                    conn.rollback()
+                except exc.DBAPIError:  # never hand a read-only connection back to the pool
+                    conn.invalidate()
 
 
 def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sample_limit: int, stale_days: int,
