@@ -85,3 +85,19 @@ def test_the_statement_timeout_setting_applies_to_every_check(engine, make_app):
     with pytest.raises(exc.DBAPIError) as caught, read_only(service.engine, service.timeout_ms) as conn:
         conn.execute(text("SELECT count(*) FROM slow_movies")).scalar()
     assert is_timeout(caught.value)
+
+
+def test_a_failing_check_is_shown_as_failed_and_the_rest_renders(engine, make_app, tmp_path, demo_counts):
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+    (tmp_path / "health.toml").write_text('[health.empty_notes]\nkind = "missing"\ntable = "notes"\n'
+                                          'fields = ["body"]\n')
+    app = make_app(BACKOFFICE_CONFIG=str(tmp_path / "health.toml"))
+    with engine.begin() as conn:  # the table disappears while the console runs
+        conn.execute(text("DROP TABLE notes"))
+    response = app.test_client().get("/admin/catalog-health/")
+    assert response.status_code == 200
+    row = re.search(r'<tr id="check-empty_notes".*?</tr>', response.get_data(as_text=True), flags=re.S).group(0)
+    assert 'data-status="failed"' in row and "notes" in row
+    report = catalog_health(app).report()
+    assert report.get("no_genre").count == demo_counts.no_genre

@@ -197,11 +197,12 @@ def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sa
         try:
             with read_only(engine, unit_timeout) as conn:
                 work(conn)
-        except exc.DBAPIError as error:
-            status = "timed out" if is_timeout(error) else "failed"
+        except Exception as error:  # one broken check must not take the page (or the other checks) down
+            status = "timed out" if isinstance(error, exc.DBAPIError) and is_timeout(error) else "failed"
             message = f"timed out after {unit_timeout} ms" if status == "timed out" \
-                else str(getattr(error, "orig", error)).strip().splitlines()[0]
-            log.warning("catalog health: %s %s: %s", ", ".join(names) or "row count", status, message)
+                else (str(getattr(error, "orig", error)).strip().splitlines() or [type(error).__name__])[0]
+            log.warning("catalog health: %s %s: %s", ", ".join(names) or "row count", status, message,
+                        exc_info=not isinstance(error, exc.DBAPIError))
             for name in names:
                 results[name].status, results[name].message = status, message
                 results[name].count = None
