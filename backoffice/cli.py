@@ -149,6 +149,10 @@ main.add_command(audit_verify)
 from .scaffold import scaffold_command  # noqa: E402  (commands living in their own modules)
 
 main.add_command(scaffold_command)
+from .catalog.cli import catalog_health_command  # noqa: E402  (registered below, one line per module)
+
+main.add_command(catalog_health_command)
+
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -13,6 +13,7 @@ from backoffice.queues import queue_specs
 from backoffice.settings import Settings
 from models.reflection import Reflection
 
+from . import catalog_health
 from . import checks as _checks  # noqa: F401  (registers the [views.*] checks)
 from . import ux
 from .audit import AuditView
@@ -42,6 +43,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     admin.add_view(AuditView(db, reflection))
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
+    catalog_health.init_app(app, admin, db, reflection, settings)
     app.extensions.setdefault("backoffice.banners", [])
 
     @app.context_processor

@@ -1,0 +1,194 @@
+"""Resolve the effective health checks: defaults merged with the file, validated.
+
+:func:`resolve_checks` is both the start-up validation (registered with
+:func:`~backoffice.declarations.register_check`, problems E050-E057) and the
+builder of the :class:`~backoffice.catalog.checks.HealthCheck` list the runner uses.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..declarations import Declarations, Problem, did_you_mean, problem, register_check
+from .checks import _CALL, _COMMON, DEFAULT_CHECKS, KEY_FUNCTIONS, KINDS, HealthCheck, parse_key
+
+__all__ = ["resolve_checks"]
+
+
+def resolve_checks(declarations: Declarations, reflection: Any) -> tuple[list[HealthCheck], list[Problem]]:
+    """The effective checks (defaults merged with the file) and the file's problems."""
+    checks: list[HealthCheck] = []
+    problems: list[Problem] = []
+    entries = declarations.health if isinstance(declarations.health, dict) else {}
+    names = list(DEFAULT_CHECKS) + [n for n in entries if n not in DEFAULT_CHECKS]
+    for name in names:
+        entry = entries.get(name)
+        if entry is not None and not isinstance(entry, dict):
+            continue  # reported as E003 by the shape check
+        default = DEFAULT_CHECKS.get(name)
+        if default is not None and entry is not None and entry.get("kind", default["kind"]) == default["kind"]:
+            spec = {**default, **entry}
+        else:
+            spec = dict(entry if entry is not None else default)
+        if spec.get("enabled", True) is False:
+            continue
+        found = list(_validate(name, spec, declarations, reflection))
+        if entry is None:  # an untouched default that does not fit this schema: leave it out quietly
+            if not found:
+                checks.append(_build(name, spec, reflection, default=True))
+            continue
+        problems.extend(found)
+        if not found:
+            checks.append(_build(name, spec, reflection, default=default is not None))
+    return checks, problems
+
+
+@register_check
+def _check_health(declarations: Declarations, reflection: Any):
+    return resolve_checks(declarations, reflection)[1]
+
+
+def _validate(name: str, spec: dict, declarations: Declarations, reflection: Any):
+    prefix = f"health.{name}"
+
+    def bad(id: str, option: str, message: str, hint: str | None = None, table: str | None = None) -> Problem:
+        return problem(id, declarations, f"{prefix}.{option}" if option else prefix, message,
+                       table=table or spec.get("table", "movies"), hint=hint)
+
+    kind = spec.get("kind")
+    if kind is None:
+        yield bad("backoffice.E050", "kind", "a check needs a kind", hint=did_you_mean("", KINDS))
+        return
+    if not isinstance(kind, str) or kind not in KINDS:
+        yield bad("backoffice.E051", "kind", f"unknown check kind '{kind}'", hint=did_you_mean(str(kind), KINDS))
+        return
+    required, applies, _group = KINDS[kind]
+    for option in spec:
+        if option not in _COMMON and option not in applies and option in _all_kind_options():
+            yield bad("backoffice.E052", option, f"'{option}' does not apply to a {kind} check",
+                      hint="it applies to: " + ", ".join(k for k, v in KINDS.items() if option in v[1]))
+    for option in required:
+        if not spec.get(option):
+            yield bad("backoffice.E050", option, f"a {kind} check needs '{option}'")
+    if not all(_shape_ok(option, spec[option]) for option in spec):
+        return  # wrong types are reported by the declarations' shape check (E005)
+    table_name = spec.get("table", "movies")
+    entry = reflection.tables.get(table_name)
+    if entry is None:
+        yield bad("backoffice.E053", "table", f"'{table_name}' is not a reflected table or view",
+                  hint=did_you_mean(table_name, reflection.tables))
+        return
+
+    def unknown(option: str, column: str, where_table=entry, table_label: str = table_name) -> Problem | None:
+        if column in where_table.table.c:
+            return None
+        return bad("backoffice.E054", option, f"'{column}' is not a column of '{table_label}'",
+                   hint=did_you_mean(column, where_table.table.c.keys()), table=table_label)
+
+    for index, column in enumerate(spec.get("fields", ()) if kind == "missing" else ()):
+        if found := unknown(f"fields[{index}]", column):
+            yield found
+    for index, column in enumerate(spec.get("only_with", ())):
+        if found := unknown(f"only_with[{index}]", column):
+            yield found
+    if kind == "missing" and spec.get("match", "any") not in ("any", "all"):
+        yield bad("backoffice.E057", "match", f"match must be 'any' or 'all', not '{spec['match']}'")
+    if kind == "duplicates":
+        for index, text in enumerate(spec.get("key", ())):
+            try:
+                _functions, column = parse_key(text)
+            except ValueError as exc:
+                call = _CALL.match(text)
+                hint = did_you_mean(call.group(1), KEY_FUNCTIONS) if call and "function" in str(exc) else None
+                yield bad("backoffice.E055", f"key[{index}]", f"cannot read '{text}': {exc}", hint=hint)
+                continue
+            if found := unknown(f"key[{index}]", column):
+                yield found
+    if kind == "stale":
+        if spec.get("column") and (found := unknown("column", spec["column"])):
+            yield found
+        if "days" in spec and spec["days"] < 1:
+            yield bad("backoffice.E057", "days", f"days must be at least 1, not {spec['days']}")
+    if "timeout_ms" in spec and spec["timeout_ms"] < 1:
+        yield bad("backoffice.E057", "timeout_ms", f"timeout_ms must be at least 1, not {spec['timeout_ms']}")
+    if kind == "coverage" and spec.get("related"):
+        yield from _validate_coverage(spec, entry, table_name, reflection, bad, unknown)
+
+
+def _validate_coverage(spec, entry, table_name, reflection, bad, unknown):
+    related_name = spec["related"]
+    related = reflection.tables.get(related_name)
+    if related is None:
+        yield bad("backoffice.E053", "related", f"'{related_name}' is not a reflected table or view",
+                  hint=did_you_mean(related_name, reflection.tables), table=related_name)
+        return
+    for column, value in spec.get("where", {}).items():
+        if found := unknown(f"where.{column}", column, related, related_name):
+            yield found
+        elif not _scalar_or_list(value):
+            yield bad("backoffice.E057", f"where.{column}",
+                      f"expected a value or a list of values, got {type(value).__name__}", table=related_name)
+    via = spec.get("via")
+    if via is not None:
+        if found := unknown("via", via, related, related_name):
+            yield found
+        elif not any(fk.column.table is entry.table for fk in related.table.c[via].foreign_keys) \
+                and len(entry.primary_key) != 1:
+            yield bad("backoffice.E056", "via", f"'{related_name}.{via}' has no foreign key to '{table_name}' and "
+                      f"'{table_name}' has no single-column primary key to compare it with", table=related_name)
+        return
+    pointing = _foreign_keys(related.table, entry.table)
+    if len(pointing) != 1:
+        found = "no foreign key" if not pointing else f"{len(pointing)} foreign keys (" + ", ".join(
+            fk.parent.name for fk in pointing) + ")"
+        yield bad("backoffice.E056", "related", f"'{related_name}' has {found} to '{table_name}'",
+                  hint="name the column with via = \"...\"", table=related_name)
+
+
+def _foreign_keys(related_table, table) -> list:
+    found = []
+    for fk in related_table.foreign_keys:
+        try:
+            if fk.column.table is table:
+                found.append(fk)
+        except Exception:  # a foreign key to a table outside the reflection cannot be ours
+            continue
+    return found
+
+
+def _build(name: str, spec: dict, reflection: Any, *, default: bool) -> HealthCheck:
+    via = spec.get("via")
+    if spec["kind"] == "coverage" and via is None:
+        via = _foreign_keys(reflection.tables[spec["related"]].table,
+                            reflection.tables[spec.get("table", "movies")].table)[0].parent.name
+    return HealthCheck(
+        name=name, kind=spec["kind"], table=spec.get("table", "movies"), label=spec.get("label", ""),
+        fields=tuple(spec.get("fields", ())), match=spec.get("match", "any"), blank=spec.get("blank", True),
+        key=tuple(spec.get("key", ())), column=spec.get("column"), days=spec.get("days"),
+        related=spec.get("related"), via=via,
+        where=tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.get("where", {}).items())),
+        only_with=tuple(spec.get("only_with", ())), timeout_ms=spec.get("timeout_ms"), default=default,
+    )
+
+
+def _all_kind_options() -> set[str]:
+    return {option for _req, applies, _g in KINDS.values() for option in applies}
+
+
+def _scalar_or_list(value: Any) -> bool:
+    scalar = (str, int, float, bool)
+    return isinstance(value, scalar) or (isinstance(value, list) and all(isinstance(v, scalar) for v in value))
+
+
+_SHAPES = {"fields": list, "key": list, "only_with": list, "where": dict, "days": int, "timeout_ms": int,
+           "related": str, "column": str, "table": str, "via": str, "match": str}
+
+
+def _shape_ok(option: str, value: Any) -> bool:
+    expected = _SHAPES.get(option)
+    if expected is None:
+        return True
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is list:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, expected)

@@ -1,0 +1,142 @@
+"""/admin/catalog-health/: the catalog-health overview, a page per check and its CSV.
+
+Read-only by construction: every query runs through :mod:`backoffice.catalog` in a
+read-only transaction, and the only form on these pages is "refresh" (a POST with
+CSRF that recomputes the cached figures; it changes no data, but it costs the
+database a full run, so a cross-site GET must not be able to trigger it).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+from flask import Response, current_app, redirect, request, url_for
+from flask_admin import Admin, BaseView, expose
+from flask_admin.tools import iterencode
+from sqlalchemy import exc
+
+from backoffice.catalog import CatalogHealth
+from backoffice.catalog import init_app as init_catalog
+from backoffice.catalog.runner import is_timeout
+from backoffice.errors import error_response
+
+from .access import RoleGuardMixin
+from .base import endpoint_for
+
+__all__ = ["CatalogHealthView", "init_app", "csv_safe"]
+
+PAGE_SIZE = 50
+#: Characters that make a spreadsheet read a cell as a formula (CSV injection).
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value) -> str:
+    """The cell as text, quoted with a leading apostrophe when a spreadsheet would
+    otherwise evaluate it (``=HYPERLINK(...)`` in a title must stay a title)."""
+    if value is None:
+        return ""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
+
+
+class CatalogHealthView(RoleGuardMixin, BaseView):
+    """Overview of every declared check, with a detail page and CSV export per check."""
+
+    #: Least role that may see these pages (read-only: every operator).
+    view_role: str | None = "viewer"
+
+    def __init__(self, service: CatalogHealth, **kwargs):
+        self.service = service
+        kwargs.setdefault("name", "Catalog health")
+        kwargs.setdefault("category", "Catalog")
+        kwargs.setdefault("endpoint", "catalog_health")
+        kwargs.setdefault("url", "/admin/catalog-health")
+        super().__init__(**kwargs)
+
+    @expose("/")
+    def index(self):
+        report = self.service.report()
+        groups: dict[str, list] = {}
+        for result in report.results:
+            groups.setdefault(result.check.group, []).append(result)
+        return self.render("backoffice/catalog_health/overview.html", report=report, groups=groups,
+                           row_url=self._row_url, sample_limit=self.service.sample_limit)
+
+    @expose("/check/<check>/")
+    def detail(self, check: str):
+        name = check
+        if name not in self.service.checks:
+            return error_response(404, "No such check", f"There is no catalog-health check named '{name}'.")
+        report = self.service.report()
+        result = report.get(name)
+        page = request.args.get("page", 1, type=int) or 1
+        rows, problem = [], None
+        if result.status == "ok":
+            try:
+                rows = self.service.page(name, page, PAGE_SIZE)
+            except exc.DBAPIError as error:
+                problem = "timed out" if is_timeout(error) else "failed"
+        pages = max(1, -(-((result.groups if result.check.kind == "duplicates" else result.count) or 0) // PAGE_SIZE))
+        q = self.service.queries(name)
+        return self.render("backoffice/catalog_health/detail.html", report=report, result=result, rows=rows,
+                           problem=problem, page=min(max(page, 1), pages), pages=pages,
+                           columns=[c.name for c in q.display_columns()],
+                           link_for=lambda row: self._row_url(q.check.table, tuple(row[c.name] for c in q.pk)))
+
+    @expose("/check/<check>/csv")
+    def export(self, check: str):
+        name = check
+        if name not in self.service.checks:
+            return error_response(404, "No such check", f"There is no catalog-health check named '{name}'.")
+        rows = self.service.export(name)
+        try:
+            header = next(rows)  # runs the query now, so a timeout is an error page, not a cut-off file
+        except exc.DBAPIError as error:
+            status = "timed out" if is_timeout(error) else "failed"
+            return error_response(503, "Export " + status, f"The export of '{name}' {status}; try again later.")
+
+        def generate() -> Iterator[str]:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([csv_safe(v) for v in row])
+                if buffer.tell() > 64 * 1024:
+                    yield buffer.getvalue()
+                    buffer.seek(0)
+                    buffer.truncate()
+            yield buffer.getvalue()
+
+        return Response(generate(), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="catalog-health-{name}.csv"'})
+
+    @expose("/refresh", methods=("POST",))
+    def refresh(self):
+        self.service.report(refresh=True)
+        name = request.form.get("check")
+        if name in self.service.checks:
+            return redirect(url_for(".detail", check=name))
+        return redirect(url_for(".index"))
+
+    def _row_url(self, table: str, pk) -> str | None:
+        """The details screen of a row, when the table has an accessible screen."""
+        admin = current_app.extensions.get("backoffice.admin")
+        endpoint = endpoint_for(table)
+        view = next((v for v in getattr(admin, "_views", ()) if v.endpoint == endpoint), None)
+        if view is None or not view.is_accessible():
+            return None
+        values = tuple(pk) if isinstance(pk, (tuple, list)) else (pk,)
+        ident = str(values[0]) if len(values) == 1 else iterencode(values)
+        return url_for(f"{endpoint}.details_view", id=ident)
+
+
+def init_app(app, admin: Admin, db, reflection, settings) -> CatalogHealthView:
+    """Build the catalog-health service and add its pages to the Admin."""
+    with app.app_context():
+        engine = db.engine
+    service = init_catalog(app, engine, reflection, app.extensions["backoffice.declarations"], settings)
+    view = CatalogHealthView(service)
+    admin.add_view(view)
+    return view
+
