@@ -74,6 +74,14 @@ def init_app(app, admin) -> None:
                             "utc_time")
     app.add_template_filter(lambda value: badge(value) if isinstance(value, str) else value, "status_badge")
     order_menu(admin)
+    ordered = [len(admin._menu)]
+
+    @app.before_request
+    def _keep_menu_in_order():
+        # Pages added after this call (catalog health, custom code) are put in place too.
+        if len(admin._menu) != ordered[0]:
+            order_menu(admin)
+            ordered[0] = len(admin._menu)
 
 
 def order_menu(admin) -> None:
@@ -90,7 +98,9 @@ def order_menu(admin) -> None:
             return (3, LAST_IN_MENU.index(name))
         return (2, 0)
 
-    admin._menu.sort(key=rank)  # stable: the order views were added in stays within a rank
+    # A new list swapped in whole (stable sort: the order views were added in stays within a
+    # rank), so a page rendering the menu meanwhile sees the old order or the new, never a gap.
+    admin._menu[:] = sorted(admin._menu, key=rank)
 
 
 def badge(value: str) -> Markup:
