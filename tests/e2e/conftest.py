@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -110,12 +111,26 @@ def console_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def live_server(sqlite_demo_template, tmp_path_factory, console_env):
-    """The demo console on SQLite with basic auth on, one per test module."""
+def console_database(request, tmp_path_factory) -> str:
+    """The module's own copy of the seeded demo catalog: SQLite, or PostgreSQL for a module
+    that sets ``CONSOLE_DATABASE = "postgresql"``."""
+    if getattr(request.module, "CONSOLE_DATABASE", "sqlite") == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        template = request.getfixturevalue("pg_demo_template")[0]
+        name = f"e2e_{uuid.uuid4().hex[:12]}"
+        yield server.create_database(name, template=template)
+        server.admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    database = tmp_path_factory.mktemp("live-db") / "demo.sqlite"
+    shutil.copyfile(request.getfixturevalue("sqlite_demo_template")[0], database)
+    yield f"sqlite:///{database}"
+
+
+@pytest.fixture(scope="module")
+def live_server(console_database, tmp_path_factory, console_env):
+    """The demo console with basic auth on, one per test module."""
     workdir = tmp_path_factory.mktemp("live")
-    database = workdir / "demo.sqlite"
-    shutil.copyfile(sqlite_demo_template[0], database)
-    database_url = f"sqlite:///{database}"
+    database_url = console_database
     app = create_app({
         "DATABASE_URL": database_url,
         "SECRET_KEY": "browser-test-secret",

@@ -56,7 +56,8 @@ def test_a_search_without_results_says_what_to_do(page, live_server):
 
 def test_tuned_screens_fit_a_tablet(page, live_server):
     page.set_viewport_size(TABLET)
-    for path in ("/admin/movies/", "/admin/movies/details/?id=1", "/admin/tmdb_match_reviews/"):
+    for path in ("/admin/movies/", "/admin/movies/details/?id=1", "/admin/movies/edit/?id=1",
+                 "/admin/tmdb_match_reviews/", "/admin/audit/", "/admin/people/"):
         page.goto(path)
         assert_fits(page)
     screenshot(page, "list-tablet")
