@@ -9,7 +9,7 @@
   and a viewer.
 * Every browser context a test opens is guarded: a request to any host other
   than the loopback one is aborted and fails the test (no CDN, no web fonts),
-  and so does an uncaught JavaScript error.
+  and so do an uncaught JavaScript error and an asset the console fails to serve.
 """
 from __future__ import annotations
 
@@ -172,7 +172,13 @@ def _guard(context, problems: list[str]) -> None:
         else:
             route.continue_()
 
+    def response(response):
+        # A stylesheet, script, font or image the page needs but the console fails to serve.
+        if response.status >= 400 and response.request.resource_type in ("stylesheet", "script", "font", "image"):
+            problems.append(f"asset not served: {response.status} {response.url}")
+
     context.route("**/*", route)
+    context.on("response", response)
     context.on("weberror", lambda error: problems.append(f"JavaScript error: {error.error}"))
 
 
