@@ -75,6 +75,7 @@ def test_invalid_edit_shows_the_error_at_the_field_and_keeps_what_was_typed(page
     expect(page.locator("#overview")).to_have_value(LONG_OVERVIEW)
     expect(page.locator(".alert-danger")).to_contain_text("Nothing was saved")
     assert_fits(page)
+    released.evaluate("field => field.scrollIntoView({block: 'center'})")
     screenshot(page, "edit-error")
 
     # Typed key by key, as a person does: the date picker follows keystrokes.
