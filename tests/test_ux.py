@@ -71,7 +71,7 @@ def test_a_refused_form_says_nothing_was_saved_and_names_the_fields(client, app)
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     messages = " ".join(_flashes(html))
-    assert "Nothing was saved: 2 fields need attention (Release Date, Created At)" in messages
+    assert "nothing was saved: 2 fields need attention (release date, created at)" in messages.lower()
     assert "Failed to save record." not in messages
     assert 'value="Kept title"' in html and 'value="2001-02-31"' in html
     assert outside_sql(app, "SELECT title FROM movies WHERE id = 3")[0]["title"] != "Kept title"

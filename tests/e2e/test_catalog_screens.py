@@ -119,9 +119,9 @@ def test_csv_export_downloads_and_parses(page, live_server):
     download = info.value
     assert download.suggested_filename.endswith(".csv")
     rows = list(csv.reader(io.StringIO(open(download.path(), encoding="utf-8").read())))
-    header = rows[0]
-    assert header[:4] == ["Id", "Tmdb Id", "Imdb Id", "Title"]
+    header = [name.lower() for name in rows[0]]  # labels are "Tmdb Id" or "Tmdb id" by taste
+    assert header[:4] == ["id", "tmdb id", "imdb id", "title"]
     by_id = {row[0]: dict(zip(header, row)) for row in rows[1:]}
     assert len(by_id) == 2000
-    assert by_id["1"]["Title"] == "The Silent Harbor"
-    assert by_id["1"]["Imdb Id"] == "tt1000003"
+    assert by_id["1"]["title"] == "The Silent Harbor"
+    assert by_id["1"]["imdb id"] == "tt1000003"
