@@ -131,7 +131,7 @@ def _pg_kinds(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | Non
         default = conn.exec_driver_sql("SELECT current_schema()").scalar()
         names = [s or default for s in schemas]
         rows = conn.exec_driver_sql(
-            "SELECT n.nspname, c.relname, c.relkind, p.relname FROM pg_class c "
+            "SELECT n.nspname, c.relname, c.relkind, p.relname, c.relispopulated FROM pg_class c "
             "JOIN pg_namespace n ON n.oid = c.relnamespace "
             "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition "
             "LEFT JOIN pg_class p ON p.oid = i.inhparent "
@@ -139,9 +139,10 @@ def _pg_kinds(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | Non
             {"names": names},
         ).all()
     kinds = {}
-    for nspname, relname, relkind, parent in rows:
+    for nspname, relname, relkind, parent, populated in rows:
         schema = None if nspname == default and None in schemas else nspname
-        kinds[(schema, relname)] = (_PG_KINDS[relkind], parent)
+        kind = _PG_KINDS[relkind]
+        kinds[(schema, relname)] = (kind if populated else kind + " (not populated)", parent)
     return kinds
 
 
@@ -166,10 +167,11 @@ def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
 
 
 def _comparable(column) -> bool:
-    """Can rows be looked up by equality on this column? (json and unknown types cannot)."""
-    kind = type(column.type)
-    return not (kind is sqltypes.JSON or kind.__name__ in ("JSON", "XML", "NullType")
-                or isinstance(column.type, sqltypes.NullType))
+    """Can this column identify rows? It needs SQL equality and a hashable Python value
+    (json, arrays and unknown types have one or the other missing)."""
+    kind = column.type
+    return not (isinstance(kind, (sqltypes.JSON, sqltypes.ARRAY, sqltypes.NullType))
+                or type(kind).__name__ in ("JSON", "JSONB", "XML"))
 
 
 def _identity_for(entry: ReflectedTable) -> None:
@@ -192,7 +194,7 @@ def _identity_for(entry: ReflectedTable) -> None:
         entry.primary_key = tuple(usable or [c.name for c in table.columns])
         skipped = [c.name for c in table.columns if c.name not in usable]
         entry.notes.append("no primary key: rows identified by all their columns"
-                           + (f" except {', '.join(skipped)} (not comparable)" if skipped else "")
+                           + (f" except {', '.join(skipped)} (json/array: not usable as a key)" if skipped else "")
                            + "; rows with NULL in those columns have no detail page")
     if entry.kind in ("table", "foreign table"):
         entry.read_only = True
@@ -207,7 +209,7 @@ class _Row:
     def __str__(self) -> str:
         mapper = inspect(type(self))
         ident = ", ".join(str(value) for value in mapper.primary_key_from_instance(self))
-        text = " ".join(str(v) for k in self.__label_keys__ if (v := getattr(self, k, None)) is not None)
+        text = " ".join(str(v).strip() for k in self.__label_keys__ if (v := getattr(self, k, None)) is not None)
         return f"{text} (#{ident})" if text else f"{type(self).__name__} #{ident}"
 
 
@@ -217,8 +219,8 @@ def _label_keys(table: Table) -> tuple[str, ...]:
     for wanted in _LABEL_NAMES:
         if wanted in by_lower:
             return (by_lower[wanted].key,)
-    first = by_lower.get("first_name") or by_lower.get("firstname")
-    last = by_lower.get("last_name") or by_lower.get("lastname")
+    first = next((by_lower[n] for n in ("first_name", "firstname") if n in by_lower), None)
+    last = next((by_lower[n] for n in ("last_name", "lastname") if n in by_lower), None)
     if first is not None and last is not None:
         return (first.key, last.key)
     for column in table.columns:
@@ -272,9 +274,15 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
     names = [t.name for t in metadata.tables.values()]
     for table in sorted(metadata.tables.values(), key=lambda t: (t.schema or "", t.name)):
         kind, parent = kinds.get((table.schema, table.name), ("table", None))
+        if kind.endswith(" (not populated)"):
+            kind = kind.removesuffix(" (not populated)")
+            notes_first = ["not populated (created WITH NO DATA): its list stays empty until "
+                           "REFRESH MATERIALIZED VIEW"]
+        else:
+            notes_first = []
         screen = table.name if names.count(table.name) == 1 or table.schema is None else f"{table.schema}.{table.name}"
         entry = ReflectedTable(name=table.name, schema=table.schema, kind=kind, table=table, partition_of=parent,
-                                dialect=engine.dialect.name)
+                                dialect=engine.dialect.name, notes=notes_first)
         if parent:
             entry.notes.append(f"partition of {parent}")
         for column, domain in table.info.get("domains", {}).items():

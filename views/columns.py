@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from flask import current_app, url_for
+from flask import current_app, flash, url_for
 from flask_admin.tools import iterdecode, iterencode
 from markupsafe import Markup, escape
 from sqlalchemy import types as sqltypes
+from sqlalchemy.exc import DBAPIError
 
 from models.reflection import ReflectedTable
 
@@ -24,6 +25,7 @@ from . import fields as custom
 __all__ = ["ColumnPlan", "ColumnsMixin", "column_plans", "category_of", "label_for"]
 
 MAX_FILTERS = 12
+NULL_MARK = "\x00"
 LIST_TEXT_LIMIT = 80
 
 #: Categories that can be sorted and compared in SQL (json and unknown types cannot).
@@ -186,18 +188,20 @@ def display_value(value, category: str, limit: int | None = LIST_TEXT_LIMIT):
     return value
 
 
-def _link_targets(entry: ReflectedTable) -> dict[str, tuple]:
-    """key -> (foreign key constraint, its column keys in the target's identity order)."""
+def _link_targets(entry: ReflectedTable, model) -> dict[str, tuple]:
+    """column key -> (referred table, {referred column name: local key}, relationship key)."""
+    relations = {frozenset(c.key for c in rel.local_columns): rel.key for rel in model.__mapper__.relationships}
     targets = {}
     for constraint in entry.table.foreign_key_constraints:
         local = {fk.column.name: fk.parent.key for fk in constraint.elements}
         targets_table = constraint.elements[0].column.table
+        relation = relations.get(frozenset(local.values()))
         for fk in constraint.elements:
-            targets[fk.parent.key] = (targets_table, local)
+            targets[fk.parent.key] = (targets_table, local, relation)
     return targets
 
 
-def _link_for(model, target_table, local: dict[str, str]):
+def _link_for(model, target_table, local: dict[str, str], _relation=None):
     reflection = current_app.extensions.get("backoffice.reflection")
     screen = reflection.screen_of(target_table) if reflection else None
     if screen is None:
@@ -217,11 +221,15 @@ def _link_for(model, target_table, local: dict[str, str]):
 
 
 def _formatter(plan: ColumnPlan, link, limit):
+    """List cells show the raw foreign-key value as a link (no extra query per row);
+    detail pages name the related row (``ACADEMY DINOSAUR (#1)``)."""
     def render(_view, _context, model, _name):
         value = getattr(model, plan.key)
         shown = display_value(value, plan.category, limit)
         if link is not None and value is not None:
             url = _link_for(model, *link)
+            if url and limit is None and link[2]:
+                shown = str(getattr(model, link[2]))
             if url:
                 return Markup('<a href="%s">%s</a>') % (url, "" if shown is None else shown)
         return shown
@@ -240,13 +248,15 @@ class ColumnsMixin:
         entry: ReflectedTable = self.entry
         plans = column_plans(entry)
         self.column_plans = plans
-        links = _link_targets(entry)
+        links = _link_targets(entry, model)
         self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}
         for rel in model.__mapper__.relationships:
             self.column_labels.setdefault(rel.key, label_for(rel.key))
         self.column_default_sort = [(key, False) for key in entry.primary_key_attributes]
         if self.column_list is None:
             self.column_list = [p.key for p in plans]
+        if self.column_details_list is None:
+            self.column_details_list = [p.key for p in plans]
         if self.column_sortable_list is None:
             self.column_sortable_list = [p.key for p in plans if p.sortable]
         self.column_formatters = {
@@ -307,6 +317,25 @@ class ColumnsMixin:
                 delattr(form, key)
         return form
 
+    def get_list(self, *args, **kwargs):
+        """A relation the database refuses to read (a materialized view never refreshed,
+        a permission missing) shows an empty list and the database's reason, not an error page."""
+        try:
+            return super().get_list(*args, **kwargs)
+        except DBAPIError as exc:
+            getattr(self.session, "session", self.session).rollback()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            flash(f"{self.screen} cannot be read: {reason}", "error")
+            return 0, []
+
+    def get_pk_value(self, model):
+        """The row's identity for URLs; NULL (possible in the key of a view) travels as
+        a NUL character, which PostgreSQL text can never contain."""
+        values = [getattr(model, key) for key in self.entry.primary_key_attributes]
+        if len(values) == 1 and values[0] is not None:
+            return super().get_pk_value(model)
+        return iterencode(NULL_MARK if v is None else v for v in values)
+
     def get_one(self, id):
         """Look a row up with its identity converted to the column types (the URL
         carries text; SQLite and timestamp keys do not compare text with values)."""
@@ -315,11 +344,15 @@ class ColumnsMixin:
         if len(values) != len(columns):
             return None
         try:
-            ident = tuple(_coerce(v, c) for v, c in zip(values, columns))
+            ident = [None if v == NULL_MARK else _coerce(v, c) for v, c in zip(values, columns)]
         except (ValueError, TypeError, ArithmeticError):
             return None
         session = getattr(self.session, "session", self.session)  # a Flask-SQLAlchemy db or a session
-        return session.get(self.model, ident if len(ident) > 1 else ident[0])
+        if None not in ident:
+            return session.get(self.model, tuple(ident) if len(ident) > 1 else ident[0])
+        conditions = [getattr(self.model, c.key).is_(None) if v is None else getattr(self.model, c.key) == v
+                      for v, c in zip(ident, columns)]
+        return session.query(self.model).filter(*conditions).first()
 
 
 def _rowid_alias(entry: ReflectedTable, column) -> bool:
