@@ -1,8 +1,6 @@
 """The base view of every generated table screen: safe defaults, stable order."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
@@ -59,7 +57,9 @@ class ReflectedModelView(ColumnsMixin, ModelView):
         kwargs.setdefault("name", screen)
         kwargs.setdefault("category", "Schema")
         kwargs.setdefault("endpoint", endpoint_for(screen))
-        kwargs.setdefault("url", "/admin/" + quote(screen, safe=""))
+        # URL rules match the decoded path: keep names as they are (non-ASCII included);
+        # only characters that would split a URL become "_".
+        kwargs.setdefault("url", "/admin/" + "".join("_" if c in "/?#%" else c for c in screen))
         super().__init__(entry.model, db, **kwargs)
 
 
