@@ -12,6 +12,7 @@ from models.reflection import Reflection
 
 from .base import ReflectedModelView, view_for
 from .dashboard import DashboardView
+from .report import SchemaReportView
 
 __all__ = ["init_app", "ReflectedModelView"]
 
@@ -27,6 +28,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for screen, entry in reflection.tables.items():
         if entry.model is not None:
             admin.add_view(view_for(entry, screen, db))
+    admin.add_view(SchemaReportView(reflection))
     app.extensions["backoffice.admin"] = admin
     app.extensions.setdefault("backoffice.banners", [])
 
