@@ -82,17 +82,17 @@ class Reflection:
     metadata: MetaData
     dialect: str
 
+    def __post_init__(self) -> None:
+        # Link cells look their target up on every row rendered: keep it a dict lookup.
+        self._screens = {entry.table.key: screen for screen, entry in self.tables.items()}
+
     def by_table(self, table: Table) -> ReflectedTable | None:
-        for entry in self.tables.values():
-            if entry.table is table:
-                return entry
-        return None
+        screen = self.screen_of(table)
+        return self.tables[screen] if screen is not None else None
 
     def screen_of(self, table: Table) -> str | None:
-        for screen, entry in self.tables.items():
-            if entry.table is table:
-                return screen
-        return None
+        screen = self._screens.get(table.key)
+        return screen if screen is not None and self.tables[screen].table is table else None
 
 
 def _identifier(text: str) -> str:

@@ -109,6 +109,9 @@ def test_forms_edit_what_is_safe_and_say_why_not(odd_pg):
         assert editable in names, editable
     for read_only in ("id", "blob", "search", "price_with_tax", "owner_id"):
         assert read_only not in names, read_only
+    gadget_form = client.get("/admin/gadgets/edit/?id=1").get_data(as_text=True)
+    assert re.search(r'data-role="select2-ajax"[^>]*name="owner_ref"|name="owner_ref"[^>]*select2-ajax', gadget_form)
+    assert client.get("/admin/gadgets/ajax/lookup/?name=owner_ref&query=Ad").get_json() == [[1, "Ada (#1)"]]
     user_form = client.get("/admin/user/edit/?id=1").get_data(as_text=True)
     for key in ("order", "from_", "meta_", "data_", "query_", "metadata_", "errors_", "validate_", "MixedCase"):
         assert f'name="{key}"' in user_form, key

@@ -272,6 +272,8 @@ class ColumnsMixin:
             self.column_filters = self._filterable(plans)[:MAX_FILTERS]
         if not entry.read_only and self.form_columns is None:
             self.form_columns = self._form_columns(model, plans)
+        if not entry.read_only and self.form_ajax_refs is None:
+            self.form_ajax_refs = _ajax_refs(model)
         self.form_overrides = {**{p.key: _OVERRIDES[p.category] for p in plans
                                   if p.editable and p.category in _OVERRIDES}, **(self.form_overrides or {})}
         super().__init__(model, *args, **kwargs)
@@ -353,6 +355,20 @@ class ColumnsMixin:
         conditions = [getattr(self.model, c.key).is_(None) if v is None else getattr(self.model, c.key) == v
                       for v, c in zip(ident, columns)]
         return session.query(self.model).filter(*conditions).first()
+
+
+def _ajax_refs(model) -> dict:
+    """Related-row selects search as you type instead of loading the whole related table
+    into the page (a million movies must not end up in one <select>). Needs a one-column
+    key and text columns to search; other relations keep a plain select."""
+    refs = {}
+    for rel in model.__mapper__.relationships:
+        target = rel.mapper
+        fields = [k for k in getattr(target.class_, "__label_keys__", ())
+                  if isinstance(target.columns[k].type, sqltypes.String)]
+        if len(target.primary_key) == 1 and fields:
+            refs[rel.key] = {"fields": fields, "page_size": 20}
+    return refs
 
 
 def _rowid_alias(entry: ReflectedTable, column) -> bool:
