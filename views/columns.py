@@ -6,27 +6,25 @@ always says exactly what a screen does with every column.
 """
 from __future__ import annotations
 
-import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from flask import current_app, flash, url_for
+from flask import flash
 from flask_admin.tools import iterdecode, iterencode
-from markupsafe import Markup, escape
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import DBAPIError
 
 from models.reflection import ReflectedTable
 
 from . import fields as custom
+from .display import LIST_TEXT_LIMIT, display_value, formatter, link_targets
 
 __all__ = ["ColumnPlan", "ColumnsMixin", "column_plans", "category_of", "label_for"]
 
 MAX_FILTERS = 12
 NULL_MARK = "\x00"
-LIST_TEXT_LIMIT = 80
 
 #: Categories that can be sorted and compared in SQL (json and unknown types cannot).
 _UNSORTABLE = {"json", "binary", "unknown", "tsvector"}
@@ -155,88 +153,6 @@ def column_plans(entry: ReflectedTable) -> list[ColumnPlan]:
     return plans
 
 
-# ---------------------------------------------------------------- display
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def display_value(value, category: str, limit: int | None = LIST_TEXT_LIMIT):
-    """A readable rendering of one value (``None`` stays None for Flask-Admin's empty cell)."""
-    if value is None:
-        return None
-    if category == "binary":
-        size = len(value)
-        return f"{size:,} bytes" if size < 1024 else f"{size / 1024:,.1f} KiB ({size:,} bytes)"
-    if category == "json":
-        text = json.dumps(value, ensure_ascii=False, default=str,
-                          indent=None if limit else 2, sort_keys=False)
-        return Markup("<pre class='mb-0'>%s</pre>") % text if not limit else _shorten(text, limit)
-    if category == "array":
-        text = ", ".join("NULL" if v is None else str(v) for v in value)
-        return _shorten(text, limit) if limit else text
-    if category == "interval" and isinstance(value, timedelta):
-        return custom.format_interval(value)
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ")
-    if isinstance(value, (date, time, Decimal, uuid.UUID)):
-        return str(value)
-    if isinstance(value, str) and limit:
-        return _shorten(value, limit)
-    if category == "tsvector" and limit:
-        return _shorten(str(value), limit)
-    return value
-
-
-def _link_targets(entry: ReflectedTable, model) -> dict[str, tuple]:
-    """column key -> (referred table, {referred column name: local key}, relationship key)."""
-    relations = {frozenset(c.key for c in rel.local_columns): rel.key for rel in model.__mapper__.relationships}
-    targets = {}
-    for constraint in entry.table.foreign_key_constraints:
-        local = {fk.column.name: fk.parent.key for fk in constraint.elements}
-        targets_table = constraint.elements[0].column.table
-        relation = relations.get(frozenset(local.values()))
-        for fk in constraint.elements:
-            targets[fk.parent.key] = (targets_table, local, relation)
-    return targets
-
-
-def _link_for(model, target_table, local: dict[str, str], _relation=None):
-    reflection = current_app.extensions.get("backoffice.reflection")
-    screen = reflection.screen_of(target_table) if reflection else None
-    if screen is None:
-        return None
-    target = reflection.tables[screen]
-    if set(target.primary_key) != set(local):
-        return None
-    values = [getattr(model, local[name]) for name in target.primary_key]
-    if any(v is None for v in values):
-        return None
-    from .base import endpoint_for  # base imports this module
-
-    try:
-        return url_for(endpoint_for(screen) + ".details_view", id=iterencode([str(v) for v in values]))
-    except Exception:  # the target has no screen in this app (e.g. filtered out)
-        return None
-
-
-def _formatter(plan: ColumnPlan, link, limit):
-    """List cells show the raw foreign-key value as a link (no extra query per row);
-    detail pages name the related row (``ACADEMY DINOSAUR (#1)``)."""
-    def render(_view, _context, model, _name):
-        value = getattr(model, plan.key)
-        shown = display_value(value, plan.category, limit)
-        if link is not None and value is not None:
-            url = _link_for(model, *link)
-            if url and limit is None and link[2]:
-                shown = str(getattr(model, link[2]))
-            if url:
-                return Markup('<a href="%s">%s</a>') % (url, "" if shown is None else shown)
-        return shown
-
-    return render
-
-
 class ColumnsMixin:
     """Fills list, detail, form and filter options of a ReflectedModelView from
     :func:`column_plans`. Runs before Flask-Admin scaffolds anything (it needs
@@ -248,7 +164,7 @@ class ColumnsMixin:
         entry: ReflectedTable = self.entry
         plans = column_plans(entry)
         self.column_plans = plans
-        links = _link_targets(entry, model)
+        links = link_targets(entry, model)
         self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}
         for rel in model.__mapper__.relationships:
             self.column_labels.setdefault(rel.key, label_for(rel.key))
@@ -260,10 +176,10 @@ class ColumnsMixin:
         if self.column_sortable_list is None:
             self.column_sortable_list = [p.key for p in plans if p.sortable]
         self.column_formatters = {
-            **{p.key: _formatter(p, links.get(p.key), LIST_TEXT_LIMIT) for p in plans},
+            **{p.key: formatter(p, links.get(p.key), LIST_TEXT_LIMIT) for p in plans},
             **(self.column_formatters or {})}
         self.column_formatters_detail = {
-            **{p.key: _formatter(p, links.get(p.key), None) for p in plans},
+            **{p.key: formatter(p, links.get(p.key), None) for p in plans},
             **(self.column_formatters_detail or {})}
         if self.column_formatters_export is None:
             self.column_formatters_export = {
