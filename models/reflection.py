@@ -232,8 +232,14 @@ def _label_keys(table: Table) -> tuple[str, ...]:
 def _relationship_namer(taken: dict[type, set[str]]):
     def name_scalar(_base, local_cls, referred_cls, constraint) -> str:
         cols = [c.name for c in constraint.columns]
-        stem = cols[0][:-3] if len(cols) == 1 and cols[0].lower().endswith("_id") and len(cols[0]) > 3 \
-            else "_".join(cols) + "_" + referred_cls.__table__.name
+        # language_id -> language, ArtistId -> Artist; otherwise columns + referred table
+        single = cols[0] if len(cols) == 1 else ""
+        if single.lower().endswith("_id") and len(single) > 3:
+            stem = single[:-3]
+        elif single.endswith("Id") and len(single) > 2:
+            stem = single[:-2]
+        else:
+            stem = "_".join(cols) + "_" + referred_cls.__table__.name
         return _unique(taken, local_cls, _identifier(stem))
 
     return name_scalar

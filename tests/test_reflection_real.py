@@ -8,7 +8,7 @@ import pytest
 
 from backoffice import create_app
 
-from .conftest import shared_fixture
+from .conftest import csrf_token, shared_fixture
 from .reflection_walk import load_sql_file, run_sql, walk_every_screen
 
 # A handful of rows in every Pagila table (the public schema file has none), so that
@@ -124,6 +124,16 @@ def test_chinook_postgresql_every_screen_works(chinook_pg_url):
                                   "media_type", "playlist", "playlist_track", "track"}
 
 
+def test_chinook_keys_the_database_does_not_assign_are_entered_on_create_only(chinook_pg_url):
+    app = _app(chinook_pg_url)
+    client = app.test_client()
+    assert 'name="artist_id"' not in client.get("/admin/artist/edit/?id=1").get_data(as_text=True)
+    token = csrf_token(client, "/admin/artist/new/")
+    created = client.post("/admin/artist/new/", data={"csrf_token": token, "artist_id": "9001", "name": "Nouvelle"})
+    assert created.status_code == 302
+    assert "Nouvelle" in client.get("/admin/artist/details/?id=9001").get_data(as_text=True)
+
+
 def test_chinook_sqlite_every_screen_works(tmp_path):
     path = tmp_path / "chinook.sqlite"
     shutil.copyfile(shared_fixture("chinook/Chinook_Sqlite.sqlite"), path)
@@ -134,3 +144,5 @@ def test_chinook_sqlite_every_screen_works(tmp_path):
     assert len(seen["saved"]) == 11
     html = app.test_client().get("/admin/Track/").get_data(as_text=True)
     assert "Media type" in html and "Unit price" in html  # readable labels for MixedCase names
+    edit = app.test_client().get("/admin/Track/edit/?id=1").get_data(as_text=True)
+    assert 'name="Album"' in edit and 'name="MediaType"' in edit and 'name="AlbumId"' not in edit

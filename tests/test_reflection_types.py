@@ -164,3 +164,18 @@ def test_sqlite_awkward_names_composite_keys_and_no_key(odd_sqlite):
     created = client.post("/admin/café/new/", data={"csrf_token": token, "code": "c2", "user_ref": "1"})
     assert created.status_code == 302
     assert client.get("/admin/café/details/?id=c2").status_code == 200
+
+
+def test_composite_key_rows_are_deleted_by_their_whole_key(odd_pg):
+    app = _app(odd_pg)
+    client = app.test_client()
+    with create_engine(odd_pg.replace("postgresql://", "postgresql+psycopg2://")).begin() as conn:
+        conn.execute(text("INSERT INTO gadgets (owner) VALUES ('second')"))
+        conn.execute(text("INSERT INTO user_gadgets VALUES (1, 2)"))
+    token = csrf_token(client, "/admin/user_gadgets/edit/?id=1,2")
+    response = client.post("/admin/user_gadgets/delete/", data={"id": "1,2", "csrf_token": token,
+                                                               "url": "/admin/user_gadgets/"})
+    assert response.status_code == 302
+    with create_engine(odd_pg.replace("postgresql://", "postgresql+psycopg2://")).connect() as conn:
+        left = conn.execute(text("SELECT user_id, gadget_id FROM user_gadgets ORDER BY 2")).all()
+    assert [tuple(r) for r in left] == [(1, 1)]
