@@ -111,6 +111,14 @@ def walk_every_screen(app) -> dict[str, list[str]]:
         html = response.get_data(as_text=True)
         assert "Traceback" not in html
         seen["list"].append(screen)
+        create = client.get(base + "/new/")
+        if entry.read_only:
+            assert create.status_code == 302 and 'href="' + base + '/new/' not in html, screen  # no create
+        else:
+            assert create.status_code == 200, (screen, "create", create.status_code)
+        export = client.get(base + "/export/csv/")
+        assert export.status_code == 200 and export.get_data(as_text=True), (screen, "export", export.status_code)
+        export.close()
         with app.app_context():
             try:
                 rows = db.session.execute(select(func.count()).select_from(entry.table)).scalar()

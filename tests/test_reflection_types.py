@@ -121,6 +121,9 @@ def test_forms_edit_what_is_safe_and_say_why_not(odd_pg):
     assert "4 bytes" in details and "deadbeef" not in details
     assert "1 day, 2:03:04" in details and "10.0.0.0/8" in details
     assert '<a href="/admin/user/details/?id=1">Ada (#1)</a>' in details
+    exported = client.get("/admin/gadgets/export/csv/")
+    assert "4 bytes" in exported.get_data(as_text=True) and "1 day, 2:03:04" in exported.get_data(as_text=True)
+    exported.close()
 
 
 def test_changed_values_are_saved_with_their_types(odd_pg):
