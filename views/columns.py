@@ -168,7 +168,9 @@ class ColumnsMixin:
         self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}
         for rel in model.__mapper__.relationships:
             self.column_labels.setdefault(rel.key, label_for(rel.key))
-        self.column_default_sort = [(key, False) for key in entry.primary_key_attributes]
+        if self.column_default_sort == [(name, False) for name in entry.primary_key]:
+            # the base view's key order, in SQL names; sorting needs attribute names
+            self.column_default_sort = [(key, False) for key in entry.primary_key_attributes]
         if self.column_list is None:
             self.column_list = [p.key for p in plans]
         if self.column_details_list is None:
