@@ -21,6 +21,7 @@ from .custom import discover
 from .dashboard import DashboardView
 from .review_queue import ReviewQueueView
 from .tuning import build_screens
+from .report import SchemaReportView
 
 __all__ = ["init_app", "ReflectedModelView"]
 
@@ -40,6 +41,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for queue in queue_specs(declarations, reflection):
         admin.add_view(ReviewQueueView(queue, db, reflection, audit_action))
     admin.add_view(AuditView(db, reflection))
+    admin.add_view(SchemaReportView(reflection))
     app.extensions["backoffice.admin"] = admin
     catalog_health.init_app(app, admin, db, reflection, settings)
     app.extensions.setdefault("backoffice.banners", [])
