@@ -118,6 +118,9 @@ def check() -> None:
         reflection = reflect(engine, schemas=settings.backoffice_schemas)
     finally:
         engine.dispose()
+    from views.report import report_text
+
+    click.echo(report_text(reflection))
     problems = check_all(declarations, reflection)
     for found in problems:
         click.echo(f"{found.level.upper()}: {found}")

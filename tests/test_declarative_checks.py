@@ -173,7 +173,7 @@ def test_pattern_entries(problems):
         "F: views.\"film_*\": 'film_*' matches no table or view of the database [backoffice.E010]"]
     assert problems('[views."movie_[gk]*"]\nlist = ["movie_id", "genre_id"]\n') == [
         "F: views.\"movie_[gk]*\".list[1]: 'genre_id' is not a column of 'movie_keywords'; "
-        "expected one of: 'keyword_id', 'keyword_id_keywords_ref', 'movie_id', 'movie_id_movies_ref' "
+        "expected one of: 'keyword', 'keyword_id', 'movie', 'movie_id' "
         "[backoffice.E012]"]
 
 

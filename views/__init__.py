@@ -22,6 +22,7 @@ from .custom import discover
 from .dashboard import DashboardView
 from .review_queue import ReviewQueueView
 from .tuning import build_screens
+from .report import SchemaReportView
 
 __all__ = ["init_app", "ReflectedModelView"]
 
@@ -41,6 +42,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for queue in queue_specs(declarations, reflection):
         admin.add_view(ReviewQueueView(queue, db, reflection, audit_action))
     admin.add_view(AuditView(db, reflection))
+    admin.add_view(SchemaReportView(reflection))
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
     catalog_health.init_app(app, admin, db, reflection, settings)

@@ -1,8 +1,6 @@
 """The base view of every generated table screen: safe defaults, stable order."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
@@ -13,6 +11,7 @@ from models.reflection import ReflectedTable, _identifier
 
 from .access import ModelRoleMixin
 from .audited import AuditedViewMixin
+from .columns import ColumnsMixin
 from .ux import OperatorUxMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
@@ -26,7 +25,7 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, ModelView):
+class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, ColumnsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
@@ -61,7 +60,9 @@ class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, Mode
         kwargs.setdefault("name", screen)
         kwargs.setdefault("category", "Schema")
         kwargs.setdefault("endpoint", endpoint_for(screen))
-        kwargs.setdefault("url", "/admin/" + quote(screen, safe=""))
+        # URL rules match the decoded path: keep names as they are (non-ASCII included);
+        # only characters that would split a URL become "_".
+        kwargs.setdefault("url", "/admin/" + "".join("_" if c in "/?#%" else c for c in screen))
         super().__init__(entry.model, db, **kwargs)
 
 

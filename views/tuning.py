@@ -112,6 +112,7 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
     if "filters" in spec:
         attrs["column_filters"] = [attr(c) for c in spec["filters"]]
     if never:
+        attrs["never_show"] = frozenset(never)
         base = view_class
         for key in ("column_list", "column_details_list", "column_searchable_list", "column_filters",
                     "column_sortable_list", "column_export_list", "column_editable_list", "form_columns"):

@@ -1,0 +1,95 @@
+"""Benchmark: reflect a 500-table schema and build the console on it (PostgreSQL and SQLite).
+
+    .venv/bin/python scripts/bench_reflection.py [--tables 500] [--pg-url postgresql://...]
+
+Without --pg-url a throwaway PostgreSQL cluster is started (tests/pg.py) when the
+server binaries are installed. Prints, per database: the seconds spent in
+``reflect()`` and in ``create_app()``, and how many SQL statements reflection ran
+(a count that does not grow with the number of tables proves the multi-table
+reflection of SQLAlchemy 2 is in use).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from backoffice import create_app  # noqa: E402
+from backoffice.settings import normalise_database_url  # noqa: E402
+from models.reflection import reflect  # noqa: E402
+
+
+def build_schema(url: str, tables: int) -> None:
+    """``tables`` tables of eight columns, each referring to the previous one, plus a view per 50."""
+    engine = create_engine(normalise_database_url(url))
+    serial = "SERIAL" if engine.dialect.name == "postgresql" else "INTEGER"
+    with engine.begin() as conn:
+        for i in range(tables):
+            ref = f", parent_id INTEGER REFERENCES t{i - 1:03d}(id)" if i else ""
+            conn.execute(text(
+                f"CREATE TABLE t{i:03d} (id {serial} PRIMARY KEY, name VARCHAR(80) NOT NULL, note TEXT, "
+                f"amount NUMERIC(10, 2), ratio REAL, active BOOLEAN, created_at TIMESTAMP{ref})"))
+            if i % 50 == 49:
+                conn.execute(text(f"CREATE VIEW v{i:03d} AS SELECT id, name FROM t{i:03d}"))
+    engine.dispose()
+
+
+def measure(label: str, url: str) -> None:
+    engine = create_engine(normalise_database_url(url))
+    statements = 0
+
+    def count(*_args):
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    started = time.perf_counter()
+    reflection = reflect(engine)
+    reflected = time.perf_counter() - started
+    engine.dispose()
+    started = time.perf_counter()
+    create_app({"DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "ERROR"})
+    built = time.perf_counter() - started
+    print(f"{label:<11} {len(reflection.tables):>4} relations  reflect {reflected:6.2f} s "
+          f"({statements} SQL statements)  create_app {built:6.2f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tables", type=int, default=500)
+    parser.add_argument("--pg-url", help="an EMPTY PostgreSQL database to fill (default: a throwaway cluster)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sqlite_url = f"sqlite:///{tmp}/bench.sqlite"
+        build_schema(sqlite_url, args.tables)
+        measure("sqlite", sqlite_url)
+
+    server = None
+    pg_url = args.pg_url
+    if pg_url is None:
+        from tests.pg import PostgresServer, find_binaries
+
+        bindir = find_binaries()
+        if bindir is None:
+            print("postgresql: skipped (no server binaries; pass --pg-url)")
+            return
+        server = PostgresServer.start(bindir)
+        pg_url = server.create_database("bench")
+    try:
+        build_schema(pg_url, args.tables)
+        measure("postgresql", pg_url)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

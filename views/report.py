@@ -1,0 +1,85 @@
+"""The reflection report: every table and view, how it is exposed, and what was degraded.
+
+The same rows feed the /admin/schema-report/ page and ``backoffice check``, so the
+page and the command never disagree. Nothing the reflection decided is left out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import url_for
+from flask_admin import BaseView, expose
+from werkzeug.routing import BuildError
+
+from models.reflection import Reflection, ReflectedTable
+
+from .columns import ColumnPlan, column_plans
+
+__all__ = ["ReportRow", "build_report", "report_text", "SchemaReportView"]
+
+
+@dataclass
+class ReportRow:
+    """One relation in the report."""
+
+    screen: str
+    entry: ReflectedTable
+    links: list[str] = field(default_factory=list)
+    degraded: list[ColumnPlan] = field(default_factory=list)
+
+    @property
+    def identity(self) -> str:
+        return ", ".join(self.entry.primary_key) or "-"
+
+    @property
+    def notes(self) -> list[str]:
+        return self.entry.notes
+
+
+def build_report(reflection: Reflection) -> list[ReportRow]:
+    rows = []
+    for screen, entry in reflection.tables.items():
+        row = ReportRow(screen=screen, entry=entry, degraded=[p for p in column_plans(entry) if p.reason])
+        for constraint in entry.table.foreign_key_constraints:
+            target = reflection.screen_of(constraint.elements[0].column.table) or "?"
+            row.links.append(f"{', '.join(c.name for c in constraint.columns)} -> {target}")
+        rows.append(row)
+    return rows
+
+
+def report_text(reflection: Reflection) -> str:
+    """The report as plain text (``backoffice check``)."""
+    rows = build_report(reflection)
+    crud = sum(1 for r in rows if not r.entry.read_only)
+    lines = [f"Reflection ({reflection.dialect}): {len(rows)} relations, {crud} CRUD, {len(rows) - crud} read-only"]
+    for row in rows:
+        lines.append(f"  {row.screen} [{row.entry.kind}] {row.entry.exposure}; key: {row.identity}")
+        lines.extend(f"    - {note}" for note in row.notes)
+        lines.extend(f"    - link {link}" for link in row.links)
+        lines.extend(f"    - column {p.name} ({p.type_name}): {p.reason}" for p in row.degraded)
+    return "\n".join(lines)
+
+
+class SchemaReportView(BaseView):
+    """/admin/schema-report/: what the console made of the schema, and why."""
+
+    view_role = "viewer"
+
+    def __init__(self, reflection: Reflection):
+        super().__init__(name="Reflection report", category="Schema", endpoint="schema_report",
+                         url="/admin/schema-report")
+        self.reflection = reflection
+
+    @expose("/")
+    def index(self):
+        from .base import endpoint_for
+
+        rows = build_report(self.reflection)
+        urls = {}
+        for row in rows:
+            try:
+                urls[row.screen] = url_for(endpoint_for(row.screen) + ".index_view")
+            except BuildError:  # a relation without a screen in this app
+                urls[row.screen] = None
+        return self.render("backoffice/schema_report.html", rows=rows, urls=urls, dialect=self.reflection.dialect,
+                           read_only=sum(1 for r in rows if r.entry.read_only))
