@@ -31,6 +31,7 @@ def test_relative_time_reads_like_a_person_would_say_it():
     paris = dt.timezone(dt.timedelta(hours=2))
     assert relative_time(dt.datetime(2026, 6, 15, 13, 0, tzinfo=paris), NOW) == "1 hour ago"
     assert utc_text(dt.datetime(2026, 6, 15, 13, 0, tzinfo=paris)) == "2026-06-15 11:00:00 UTC"
+    assert utc_text(dt.datetime(2022, 1, 25, 10, 0, 0, 500000)) == "2022-01-25 10:00:00.500000 UTC"
 
 
 def test_create_edit_and_delete_say_what_happened_to_how_many_rows(client, app):

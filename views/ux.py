@@ -56,7 +56,9 @@ def _as_utc(value: dt.datetime) -> dt.datetime:
 
 
 def utc_text(value: dt.datetime) -> str:
-    return _as_utc(value).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """'2022-01-25 10:00:00 UTC'; fractions of a second are kept when the value has them."""
+    utc = _as_utc(value)
+    return utc.strftime("%Y-%m-%d %H:%M:%S.%f UTC" if utc.microsecond else "%Y-%m-%d %H:%M:%S UTC")
 
 
 def timestamp(value: dt.datetime, shown=None) -> Markup:
