@@ -11,6 +11,8 @@ from wtforms import fields
 from backoffice.csrf import SecureForm
 from models.reflection import ReflectedTable, _identifier
 
+from .listing import ListingMixin
+
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
 
 
@@ -22,7 +24,7 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(ModelView):
+class ReflectedModelView(ListingMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
