@@ -140,5 +140,9 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+from .bench import bench as _bench  # noqa: E402  (stdlib and click only at import)
+
+main.add_command(_bench)
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
