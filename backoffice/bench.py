@@ -187,6 +187,7 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
     logs.mkdir(parents=True, exist_ok=True)
     ours = Served("backoffice.benchapps:console_app()", env, logs / "console.log")
     plain = Served("backoffice.benchapps:plain_app()", env, logs / "plain.log")
+    simple = Served("backoffice.benchapps:plain_simple_app()", env, logs / "plain-simple.log")
     rows, notes = [], []
     try:
         for name, ours_path, plain_path in scenarios:
@@ -198,27 +199,32 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
                 continue
             o = _latency(ours.base + ours_path, count)
             p = _latency(plain.base + plain_path, count) if plain_path else None
-            rows.append((name, o, p))
+            f = _latency(simple.base + plain_path, count) if plain_path and name.startswith("list") else None
+            rows.append((name, o, p, f))
         ours_rps = _throughput(ours.base + f"/admin/movies/?page_size={page_size}", seconds)
         plain_rps = _throughput(plain.base + "/admin/movies/", seconds)
-        ours_rss, plain_rss = ours.worker_rss_mb(), plain.worker_rss_mb()
+        simple_rps = _throughput(simple.base + "/admin/movies/", seconds)
+        rss = (ours.worker_rss_mb(), plain.worker_rss_mb(), simple.worker_rss_mb())
     finally:
-        ours.stop()
-        plain.stop()
-    _report(movies, count, rows, notes, (ours_rps, plain_rps), (ours_rss, plain_rss))
+        for served in (ours, plain, simple):
+            served.stop()
+    _report(movies, count, rows, notes, (ours_rps, plain_rps, simple_rps), rss)
 
 
 def _report(movies, count, rows, notes, rps, rss) -> None:
-    click.echo(f"\n{movies:,} movies, PostgreSQL, gunicorn 2 sync workers, {count} sequential requests per cell")
-    click.echo(f"| scenario | console median / p95 ms | plain Flask-Admin median / p95 ms | ratio (median) |")
-    click.echo("| --- | ---: | ---: | ---: |")
-    for name, o, p in rows:
-        plain_text = f"{p[0]:.1f} / {p[1]:.1f}" if p else "n/a"
-        ratio = f"{o[0] / p[0]:.2f}" if p else "n/a"
-        bad = "" if o[2] == 200 and (not p or p[2] == 200) else f" (HTTP {o[2]}/{p[2] if p else '-'})"
-        click.echo(f"| {name}{bad} | {o[0]:.1f} / {o[1]:.1f} | {plain_text} | {ratio} |")
-    click.echo(f"| list page, 8 clients, requests/s | {rps[0]:.0f} | {rps[1]:.0f} | {rps[0] / rps[1]:.2f} |")
-    click.echo(f"| worker RSS MB (each) | {', '.join(f'{m:.0f}' for m in rss[0])} | "
-               f"{', '.join(f'{m:.0f}' for m in rss[1])} | |")
+    click.echo(f"\n{movies:,} movies, PostgreSQL, gunicorn 2 sync workers, {count} sequential requests per cell; "
+               "ratio = console / plain")
+    click.echo("| scenario | console median / p95 ms | plain Flask-Admin | ratio | plain + simple_list_pager | ratio |")
+    click.echo("| --- | ---: | ---: | ---: | ---: | ---: |")
+    cell = lambda r: f"{r[0]:.1f} / {r[1]:.1f}" if r else "n/a"  # noqa: E731
+    ratio = lambda o, r: f"{o[0] / r[0]:.2f}" if r else "n/a"  # noqa: E731
+    for name, o, p, f in rows:
+        failed = [str(r[2]) for r in (o, p, f) if r and r[2] != 200]
+        label = name + (f" (HTTP {', '.join(failed)})" if failed else "")
+        click.echo(f"| {label} | {cell(o)} | {cell(p)} | {ratio(o, p)} | {cell(f)} | {ratio(o, f)} |")
+    click.echo(f"| list page, 8 clients, requests/s | {rps[0]:.0f} | {rps[1]:.0f} | {rps[0] / rps[1]:.2f} | "
+               f"{rps[2]:.0f} | {rps[0] / rps[2]:.2f} |")
+    mb = lambda sizes: ", ".join(f"{m:.0f}" for m in sizes)  # noqa: E731
+    click.echo(f"| worker RSS MB (each) | {mb(rss[0])} | {mb(rss[1])} | | {mb(rss[2])} | |")
     for note in notes:
         click.echo(f"note: {note}")

@@ -12,7 +12,7 @@ import os
 
 from flask import Flask
 
-__all__ = ["console_app", "plain_app", "SEARCH_COLUMNS", "FILTER_COLUMNS"]
+__all__ = ["console_app", "plain_app", "plain_simple_app", "SEARCH_COLUMNS", "FILTER_COLUMNS"]
 
 SEARCH_COLUMNS = ["title"]
 FILTER_COLUMNS = ["release_date"]
@@ -30,7 +30,12 @@ def console_app():
     return app
 
 
-def plain_app():
+def plain_simple_app():
+    """Plain Flask-Admin with ``simple_list_pager``: no count at all (the floor to beat)."""
+    return plain_app(simple_list_pager=True)
+
+
+def plain_app(simple_list_pager: bool = False):
     """Flask-Admin out of the box: one ModelView, no count or paging changes."""
     from flask_admin import Admin
     from flask_admin.contrib.sqla import ModelView
@@ -55,6 +60,8 @@ def plain_app():
     class PlainMoviesView(ModelView):
         column_searchable_list = SEARCH_COLUMNS
         column_filters = FILTER_COLUMNS
+
+    PlainMoviesView.simple_list_pager = simple_list_pager
 
     admin.add_view(PlainMoviesView(base.classes.movies, db))
     return app

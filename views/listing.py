@@ -240,7 +240,6 @@ class ListingMixin:
         size = self.table_size()
         plan = self.count_plan(size, narrowed=bool(search) or bool(filters))
         base = super().get_list(None, None, False, search, filters, execute=False, page_size=0)[1]
-        count = self._count(plan, size, base)
         sort_name, desc = self._requested_order(sort_column, sort_desc)
         columns = self.keyset_columns(sort_name) if size.large and page_size else None
         if columns is not None:
@@ -250,6 +249,10 @@ class ListingMixin:
         else:
             listing = ListingPage("offset")
             data = super().get_list(page, sort_column, sort_desc, search, filters, page_size=page_size)[1]
+        if plan == "capped" and not page and page_size and len(data) < page_size and not listing.note:
+            count = ShownCount(len(data))  # a first page that is not full holds every match: no count needed
+        else:
+            count = self._count(plan, size, base)
         listing.count, listing.strategy, listing.narrowed = count, plan, bool(search) or bool(filters)
         g._backoffice_listing = listing
         return count, data
