@@ -22,14 +22,13 @@ from dataclasses import dataclass
 
 from flask import g, request
 from flask_admin.contrib.sqla.view import _get_deprecated_session
-from sqlalchemy import Boolean, Date, DateTime, Integer, Numeric, String, func, inspect, select, text
+from sqlalchemy import func, inspect, select, text
 
 from .keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
 
 __all__ = ["ListingMixin", "ShownCount", "TableSize", "ListingPage", "COUNT_STRATEGIES"]
 
 COUNT_STRATEGIES = ("exact", "estimate", "capped", "none", "auto")
-_FILTERABLE = (Integer, String, Date, DateTime, Boolean, Numeric)
 
 
 class ShownCount(int):
@@ -130,7 +129,10 @@ class ListingMixin:
 
     def _indexed_filter_columns(self) -> list[str]:
         table = self.entry.table
-        names = sorted(n for n in self._indexed_names() if n in table.c and isinstance(table.c[n].type, _FILTERABLE))
+        # Only types Flask-Admin has a filter for: an unknown type would stop start-up.
+        known = getattr(getattr(self, "filter_converter", None), "converters", {})
+        names = sorted(n for n in self._indexed_names()
+                       if n in table.c and type(table.c[n].type).__name__.lower() in known)
         return [attr for n in names if (attr := self._attribute(table.c[n]))]
 
     def _db_session(self):
