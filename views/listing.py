@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from flask import g, request
 from flask_admin.contrib.sqla.view import _get_deprecated_session
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, inspect, literal_column, select, text
 
 from .keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
 
@@ -188,8 +188,10 @@ class ListingMixin:
             return ShownCount(size.rows, "estimate")
         if plan == "exact":
             return ShownCount(self.get_count_query().scalar() or 0)
-        capped = base.order_by(None).limit(self.count_cap + 1).subquery()
-        rows = self._db_session().query(func.count()).select_from(capped).scalar() or 0
+        # SELECT 1, not the row: an index-only scan can answer "how many, up to the cap".
+        narrowed = base.order_by(None).enable_eagerloads(False).statement.with_only_columns(
+            literal_column("1"), maintain_column_froms=True).limit(self.count_cap + 1)
+        rows = self._db_session().execute(select(func.count()).select_from(narrowed.subquery())).scalar() or 0
         return ShownCount(self.count_cap, "capped") if rows > self.count_cap else ShownCount(rows)
 
     # -- ordering --------------------------------------------------------------------------
