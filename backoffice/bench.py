@@ -221,6 +221,8 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
     finally:
         for served in (ours, plain, simple):
             served.stop()
+        if cluster is not None:
+            cluster.stop()  # the data stays in --data-dir for the next run
     _report(movies, count, rows, notes, (ours_rps, plain_rps, simple_rps), rss)
 
 
