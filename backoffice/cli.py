@@ -156,6 +156,9 @@ from .catalog.cli import catalog_health_command  # noqa: E402  (registered below
 
 main.add_command(catalog_health_command)
 
+from .bench import bench as _bench  # noqa: E402  (stdlib and click only at import)
+
+main.add_command(_bench)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

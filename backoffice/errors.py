@@ -19,6 +19,17 @@ def is_statement_timeout(exc: BaseException) -> bool:
     return getattr(orig, "pgcode", None) == "57014"
 
 
+def _unreachable(exc: DBAPIError) -> bool:
+    """The database could not be reached or dropped the connection (as opposed to
+    answering with an error about the request itself)."""
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "pgcode", None)
+    if code is not None:
+        return code.startswith(("08", "57P"))  # connection exceptions, admin shutdown
+    return isinstance(exc, OperationalError)
+
+
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return request.path in ("/healthz", "/readyz") or best == "application/json"
@@ -50,24 +61,23 @@ def init_app(app: Flask) -> None:
                 response.headers[key] = original.headers[key]
         return response
 
-    @app.errorhandler(OperationalError)
-    def _database_unavailable(exc: OperationalError):
+    @app.errorhandler(DBAPIError)
+    def _database_error(exc: DBAPIError):
+        rid = {"request_id": g.get("request_id")}
         if is_statement_timeout(exc):
-            log.warning("statement timeout: %s", exc.orig, extra={"request_id": g.get("request_id")})
+            log.warning("statement timeout: %s", exc.orig, extra=rid)
             return error_response(503, "The query took too long",
                                   "The database cancelled a query that ran past the statement timeout. "
                                   "Narrow the search or filters and try again.")
-        log.error("database unavailable: %s", exc.orig, extra={"request_id": g.get("request_id")})
-        return error_response(503, "Database unavailable",
-                              "The console cannot reach its database right now. Try again in a moment.")
-
-    @app.errorhandler(DBAPIError)
-    def _database_error(exc: DBAPIError):
-        if is_statement_timeout(exc):
-            return _database_unavailable(exc)  # type: ignore[arg-type]
-        log.exception("database error", extra={"request_id": g.get("request_id")})
+        if _unreachable(exc):
+            log.error("database unavailable: %s", exc.orig, extra=rid)
+            return error_response(503, "Database unavailable",
+                                  "The console cannot reach its database right now. Try again in a moment.")
+        log.exception("database error", extra=rid)
+        first = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc.orig.__class__.__name__
         return error_response(500, "Database error",
-                              "The database refused the request. The error was logged; quote the request id.")
+                              f"The database refused the request: {first}. The error was logged; "
+                              "quote the request id.")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -56,3 +56,11 @@ def test_unknown_page_is_a_clean_404(client):
     assert response.status_code == 404
     body = response.get_data(as_text=True)
     assert "Traceback" not in body and "Request id" in body
+
+
+def test_dashboard_leaves_out_hidden_screens(make_app, tmp_path):
+    config = tmp_path / "backoffice.toml"
+    config.write_text('[views.keywords]\nhidden = true\n')
+    html = make_app(BACKOFFICE_CONFIG=str(config)).test_client().get("/admin/").get_data(as_text=True)
+    assert 'href="/admin/movies/"' in html
+    assert ">keywords<" not in html and "/admin/keywords/" not in html

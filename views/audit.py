@@ -5,7 +5,7 @@ import csv
 import datetime as dt
 import io
 
-from flask import Response, abort, flash, request, stream_with_context, url_for
+from flask import Response, abort, current_app, flash, request, stream_with_context, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import Select, select
 
@@ -56,6 +56,7 @@ class AuditView(BaseView):
     def __init__(self, db, reflection, **kwargs):
         self.db = db
         self.screens = {entry.qualified_name: screen for screen, entry in reflection.tables.items()}
+        self._hidden: dict[str, set[str]] | None = None
         kwargs.setdefault("name", "Audit history")
         kwargs.setdefault("category", "Audit")
         kwargs.setdefault("endpoint", "audit")
@@ -99,10 +100,35 @@ class AuditView(BaseView):
         rows = self.db.session.execute(
             query.order_by(audit_events.c.id.desc()).limit(PAGE_SIZE + 1)).mappings().all()
         older = rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None
-        return self.render("backoffice/audit/index.html", events=rows[:PAGE_SIZE], active=active, before=before,
+        return self.render("backoffice/audit/index.html", events=[self._masked(r) for r in rows[:PAGE_SIZE]], active=active, before=before,
                            older_url=self.get_url(".index_view", before=older, **active) if older else None,
                            newest_url=self.get_url(".index_view", **active) if before else None,
                            export_url=self.get_url(".export_view", **active), record_url=self.record_url)
+
+    def _hidden_columns(self) -> dict[str, set[str]]:
+        """Table -> columns its screen declares ``never_show``: their values are masked
+        here too (the audit table keeps them; the history does not show them)."""
+        if self._hidden is None:
+            hidden: dict[str, set[str]] = {}
+            for view in current_app.extensions["backoffice.admin"]._views:
+                never, entry = getattr(view, "never_show", None), getattr(view, "entry", None)
+                if never and entry is not None:
+                    hidden[entry.qualified_name] = {c.name for c in entry.table.columns
+                                                    if c.key in never or c.name in never}
+            self._hidden = hidden
+        return self._hidden
+
+    def _masked(self, row) -> dict:
+        event = dict(row)
+        hidden = self._hidden_columns().get(event["entity_type"])
+        changes = event.get("changes")
+        if hidden and isinstance(changes, dict):
+            changes = dict(changes)
+            for side in ("old", "new"):
+                if isinstance(changes.get(side), dict):
+                    changes[side] = {k: ("(hidden)" if k in hidden else v) for k, v in changes[side].items()}
+            event["changes"] = changes
+        return event
 
     def record_url(self, table: str, entity: str) -> str | None:
         """Link from an event to the record's detail page (when the table has a screen)."""
@@ -116,6 +142,7 @@ class AuditView(BaseView):
         query, _active = self._filtered()
         query = query.order_by(audit_events.c.id.desc())
         engine = self.db.engine
+        masked = self._masked
 
         def generate():
             buffer = io.StringIO()
@@ -124,7 +151,8 @@ class AuditView(BaseView):
             with engine.connect() as connection:
                 result = connection.execution_options(yield_per=500).execute(query)
                 for row in result.mappings():
-                    writer.writerow([csv_cell(row[name]) for name in _EXPORTED])
+                    event = masked(row)
+                    writer.writerow([csv_cell(event[name]) for name in _EXPORTED])
                     if buffer.tell() > 32_768:
                         yield buffer.getvalue()
                         buffer.seek(0)

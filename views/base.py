@@ -1,9 +1,11 @@
 """The base view of every generated table screen: safe defaults, stable order."""
 from __future__ import annotations
 
+from flask import flash
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
+from sqlalchemy.exc import DBAPIError
 from wtforms import fields
 
 from backoffice.csrf import SecureForm
@@ -11,7 +13,8 @@ from models.reflection import ReflectedTable, _identifier
 
 from .access import ModelRoleMixin
 from .audited import AuditedViewMixin
-from .columns import ColumnsMixin
+from .columns import ColumnsMixin, _refused_reading
+from .listing import ListingMixin
 from .ux import OperatorUxMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
@@ -25,7 +28,7 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, ColumnsMixin, ModelView):
+class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, ListingMixin, ColumnsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
@@ -64,6 +67,19 @@ class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, Colu
         # only characters that would split a URL become "_".
         kwargs.setdefault("url", "/admin/" + "".join("_" if c in "/?#%" else c for c in screen))
         super().__init__(entry.model, db, **kwargs)
+
+    def get_list(self, *args, **kwargs):
+        """A relation the database refuses to read (a materialized view never refreshed,
+        a permission missing) shows an empty list and the database's reason, not an error page."""
+        try:
+            return super().get_list(*args, **kwargs)
+        except DBAPIError as exc:
+            if not _refused_reading(exc):
+                raise  # unreachable database, timeout: the error pages say so (503)
+            getattr(self.session, "session", self.session).rollback()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            flash(f"{self.screen} cannot be read: {reason}", "error")
+            return 0, []
 
 
 def endpoint_for(screen: str) -> str:

@@ -243,19 +243,6 @@ class ColumnsMixin:
                 delattr(form, key)
         return form
 
-    def get_list(self, *args, **kwargs):
-        """A relation the database refuses to read (a materialized view never refreshed,
-        a permission missing) shows an empty list and the database's reason, not an error page."""
-        try:
-            return super().get_list(*args, **kwargs)
-        except DBAPIError as exc:
-            if not _refused_reading(exc):
-                raise  # unreachable database, timeout: the error pages say so (503)
-            getattr(self.session, "session", self.session).rollback()
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            flash(f"{self.screen} cannot be read: {reason}", "error")
-            return 0, []
-
     def get_pk_value(self, model):
         """The row's identity for URLs; NULL (possible in the key of a view) travels as
         a NUL character, which PostgreSQL text can never contain."""

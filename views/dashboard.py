@@ -13,7 +13,7 @@ __all__ = ["DashboardView", "row_counts"]
 EXACT_COUNT_LIMIT = 100_000
 
 
-def row_counts(db, reflection: Reflection) -> dict[str, tuple[int | None, bool]]:
+def row_counts(db, reflection: Reflection, only=None) -> dict[str, tuple[int | None, bool]]:
     """Screen name -> (rows, is_estimate). PostgreSQL reads ``pg_class.reltuples`` first
     and counts exactly only below :data:`EXACT_COUNT_LIMIT`."""
     estimates: dict[tuple[str, str], float] = {}
@@ -26,6 +26,8 @@ def row_counts(db, reflection: Reflection) -> dict[str, tuple[int | None, bool]]
         default_schema = db.session.execute(text("SELECT current_schema()")).scalar()
     counts: dict[str, tuple[int | None, bool]] = {}
     for screen, entry in reflection.tables.items():
+        if only is not None and screen not in only:
+            continue
         estimate = estimates.get((entry.schema or (default_schema if estimates else ""), entry.name))
         if estimate is not None and estimate >= EXACT_COUNT_LIMIT:
             counts[screen] = (int(estimate), True)
@@ -48,15 +50,17 @@ class DashboardView(AdminIndexView):
     @expose("/")
     def index(self):
         db = current_app.extensions["backoffice.db"]
-        counts = row_counts(db, self.reflection)
         admin = current_app.extensions["backoffice.admin"]
         links = {}
         for view in admin._views:
             screen = getattr(view, "screen", None)
             if screen and view.is_accessible():
                 links[screen] = url_for(f"{view.endpoint}.index_view")
+        counts = row_counts(db, self.reflection, only=set(links))
+        # Only screens this operator can open: hidden ones (declarative file) and ones
+        # their role may not see are absent here as in the menu.
         rows = [
-            {"screen": screen, "entry": entry, "count": counts.get(screen, (None, False)), "url": links.get(screen)}
-            for screen, entry in self.reflection.tables.items()
+            {"screen": screen, "entry": entry, "count": counts.get(screen, (None, False)), "url": links[screen]}
+            for screen, entry in self.reflection.tables.items() if screen in links
         ]
         return self.render("backoffice/dashboard.html", rows=rows)
