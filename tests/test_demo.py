@@ -60,3 +60,19 @@ def test_reported_counts_match_the_seeded_database(db_url, demo_counts):
         pending = conn.execute(text("SELECT count(*) FROM tmdb_match_reviews WHERE status = 'pending'")).scalar()
     assert pending == demo_counts.reviews["pending"]
     engine.dispose()
+
+
+def test_every_declared_index_exists_after_seeding(db_url):
+    from sqlalchemy import inspect
+
+    from backoffice.demo.schema import DEMO_TABLES
+
+    engine = create_engine(normalise_database_url(db_url))
+    inspector = inspect(engine)
+    for table in DEMO_TABLES:
+        present = {ix["name"] for ix in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if engine.dialect.name == "sqlite" and index.name == "ix_movies_title_year":
+                continue  # PostgreSQL only (an expression index)
+            assert index.name in present, (table.name, index.name)
+    engine.dispose()

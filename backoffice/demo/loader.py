@@ -32,7 +32,11 @@ def seed_demo(engine: Engine, movies: int = 2000, seed: int = 42, as_of: dt.date
     demo_metadata.drop_all(engine, tables=list(reversed(DEMO_TABLES)))
     demo_metadata.create_all(engine, tables=list(DEMO_TABLES))
     postgres = engine.dialect.name == "postgresql"
+    # On PostgreSQL secondary indexes are built once after COPY, not row by row during it.
+    deferred = [index for table in DEMO_TABLES for index in table.indexes] if postgres else []
     with engine.begin() as conn:
+        for index in deferred:
+            index.drop(conn)
         for name, columns, rows in tables:
             loaded = _copy(conn, name, columns, rows) if postgres else _insert(conn, name, columns, rows)
             log.info("seed-demo: %s rows into %s", loaded, name)
@@ -43,6 +47,8 @@ def seed_demo(engine: Engine, movies: int = 2000, seed: int = 42, as_of: dt.date
                         f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
                         f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
                     ))
+        for index in deferred:
+            index.create(conn)
     if postgres:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
