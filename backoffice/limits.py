@@ -64,7 +64,10 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         client_address,
         application_limits=[f"{settings.operator_auth_rate_limit_max} per {window} second"],
-        application_limits_deduct_when=lambda response: response.status_code == 401,
+        # A failed sign-in is a 401 to a request that carried credentials: a browser's
+        # first requests (before its prompt) send none and must not lock anyone out.
+        application_limits_deduct_when=lambda response: (
+            response.status_code == 401 and request.authorization is not None),
         request_identifier=lambda: _REQUEST_IDENTITY,
         storage_uri=uri,
         storage_options=_REDIS_TIMEOUTS if uri.startswith("redis") else {},

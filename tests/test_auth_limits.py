@@ -56,6 +56,19 @@ def test_failed_attempts_are_counted_then_even_correct_credentials_get_429(limit
     assert client.get("/healthz").status_code == 200
 
 
+def test_requests_without_credentials_are_not_failed_sign_ins(limited_app):
+    """A browser asks for pages (and their assets) before its prompt: those 401s carry no
+    credentials and must not lock the operator out."""
+    client = limited_app().test_client()
+    for _ in range(LIMIT * 4):
+        assert client.get("/admin/").status_code == 401
+        assert client.get("/static/backoffice.css").status_code == 401
+    assert client.get("/admin/", headers=RIGHT).status_code == 200
+    for _ in range(LIMIT):
+        assert client.get("/admin/", headers=WRONG).status_code == 401
+    assert client.get("/admin/", headers=RIGHT).status_code == 429
+
+
 def test_the_limiter_sees_the_401s_because_it_runs_before_basic_auth(limited_app):
     app = limited_app()
     hooks = [f.__qualname__ for f in app.before_request_funcs[None]]

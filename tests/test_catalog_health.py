@@ -188,6 +188,7 @@ def test_figures_are_cached_until_refreshed(client, app, db_url):
     response = client.post("/admin/catalog-health/refresh", data={"csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"].endswith("/admin/catalog-health/")
     fresh = client.get("/admin/catalog-health/").get_data(as_text=True)
+    assert re.search(r"Recomputed 1\d checks in \d+\.\d\d s\.", fresh)  # the flash says what happened
     assert re.search(r'<time datetime="([^"]+)"', fresh).group(1) != stamp
     row = _rows(fresh)["missing_overview"]
     assert re.search(r'health-count">\s*([^<\s]+)', row).group(1) == f"{changed:,}"

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from flask import Response, current_app, redirect, request, url_for
+from flask import Response, current_app, flash, redirect, request, url_for
 from flask_admin import Admin, BaseView, expose
 from flask_admin.tools import iterencode
 from sqlalchemy import exc
@@ -113,7 +113,8 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
 
     @expose("/refresh", methods=("POST",))
     def refresh(self):
-        self.service.report(refresh=True)
+        report = self.service.report(refresh=True)
+        flash(_refreshed_message(report), "success")
         name = request.form.get("check")
         if name in self.service.checks:
             return redirect(url_for(".detail", check=name))
@@ -140,3 +141,12 @@ def init_app(app, admin: Admin, db, reflection, settings) -> CatalogHealthView:
     admin.add_view(view)
     return view
 
+
+
+def _refreshed_message(report) -> str:
+    """What Refresh did: how many checks, how long, and any that did not finish."""
+    unfinished = [r for r in report.results if r.status in ("timed out", "failed")]
+    text = f"Recomputed {len(report.results)} checks in {report.seconds:.2f} s."
+    if unfinished:
+        text += f" {len(unfinished)} did not finish (timed out or failed); see below."
+    return text
