@@ -15,6 +15,7 @@ from .access import ModelRoleMixin
 from .audited import AuditedViewMixin
 from .columns import ColumnsMixin, _refused_reading
 from .listing import ListingMixin
+from .safety import ExportSafetyMixin, FormRefusalMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
 
@@ -27,7 +28,8 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(ModelRoleMixin, AuditedViewMixin, ListingMixin, ColumnsMixin, ModelView):
+class ReflectedModelView(ModelRoleMixin, FormRefusalMixin, AuditedViewMixin, ExportSafetyMixin, ListingMixin,
+                         ColumnsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
