@@ -14,6 +14,7 @@ from models.reflection import ReflectedTable, _identifier
 from .access import ModelRoleMixin
 from .audited import AuditedViewMixin
 from .columns import ColumnsMixin, _refused_reading
+from .concurrency import ConcurrencyMixin
 from .listing import ListingMixin
 from .safety import ExportSafetyMixin, FormRefusalMixin
 
@@ -28,8 +29,8 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(ModelRoleMixin, FormRefusalMixin, AuditedViewMixin, ExportSafetyMixin, ListingMixin,
-                         ColumnsMixin, ModelView):
+class ReflectedModelView(ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin, ExportSafetyMixin,
+                         ListingMixin, ColumnsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
