@@ -75,3 +75,15 @@ def test_ids_on_details_and_edit_urls_never_give_a_500(make_app):
         _assert_no_server_error(client.get(target, query_string={"id": key}), target, key)
 
     check()
+
+
+def test_numbers_too_large_for_the_column_are_a_400_not_a_500(make_app):
+    app = make_app()
+    client = app.test_client()
+    view = next(v for v in _table_views(app) if v.endpoint == "table_movies")
+    index = next(i for i, f in enumerate(view._filters) if f.column.key == "id" and f.operation() == "equals")
+    for url in ("/admin/movies/details/?id=" + "9" * 40, f"/admin/movies/?flt0_{index}=" + "9" * 40,
+                "/admin/movie_genres/details/?id=" + "9" * 40 + ",1"):
+        response = client.get(url)
+        assert response.status_code in (200, 302, 400, 404), (url, response.status_code)
+        assert "Traceback" not in response.get_data(as_text=True)

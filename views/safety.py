@@ -9,8 +9,10 @@
   error, stale version, duplicate submission) re-renders the form with 422 instead
   of 200, so clients and proxies see the refusal.
 * :func:`init_app`: a query string over :data:`MAX_QUERY_STRING` bytes is refused
-  with 414, and a NUL character in any parameter with 400 (PostgreSQL cannot store
-  or compare one: the driver raised, and the operator saw a 500).
+  with 414, a NUL character in any parameter with 400 (PostgreSQL cannot store or
+  compare one: the driver raised, and the operator saw a 500; a row identity may
+  still carry the NUL that marks a NULL key column), and a value the database
+  cannot hold (a 40-digit id on SQLite, a PostgreSQL DataError) with 400.
 """
 from __future__ import annotations
 
@@ -19,7 +21,12 @@ import re
 from flask import Flask, request
 from flask_admin import expose
 
+from flask_admin.tools import iterdecode
+from sqlalchemy.exc import DataError
+
 from backoffice.errors import error_response
+
+from .columns import NULL_MARK
 
 __all__ = ["ExportSafetyMixin", "FormRefusalMixin", "init_app", "neutralise_cell", "MAX_QUERY_STRING"]
 
@@ -64,7 +71,18 @@ def _refused_is_422(response):
 
 
 def _has_nul(values) -> bool:
-    return any("\x00" in key or any("\x00" in v for v in items) for key, items in values.lists())
+    return any("\x00" in key or any(_nul_in(key, v) for v in items) for key, items in values.lists())
+
+
+def _nul_in(key: str, value: str) -> bool:
+    if "\x00" not in value:
+        return False
+    if key == "id":  # a row identity: a part that is exactly NUL marks a NULL key column
+        try:
+            return any("\x00" in part and part != NULL_MARK for part in iterdecode(value))
+        except Exception:
+            return True
+    return True
 
 
 def init_app(app: Flask) -> None:
@@ -76,6 +94,15 @@ def init_app(app: Flask) -> None:
         return error_response(413, "Request too large",
                               f"The submitted data is larger than {limit} MB, the most the console accepts. "
                               "Nothing was changed; shorten the values and try again.")
+
+    @app.errorhandler(DataError)
+    @app.errorhandler(OverflowError)
+    def _value_out_of_range(exc):
+        # A value the database or its driver cannot hold (a 40-digit id on SQLite raises
+        # a bare OverflowError; PostgreSQL answers DataError): the input's fault, not ours.
+        return error_response(400, "Value out of range",
+                              "A value in the request does not fit its column (too large, or not of the "
+                              "right type). Correct it and try again; nothing was changed.")
 
     @app.before_request
     def _refuse_hostile_input():
