@@ -54,6 +54,9 @@ def _build(settings: Settings) -> Flask:
         log.warning("SECRET_KEY is not set: generated one for this process; "
                     "CSRF tokens will not survive a restart or work across instances")
     errors.init_app(app)
+    from views import safety
+
+    safety.init_app(app)  # oversized and NUL-bearing input: a clear 4xx before any view
     health.init_app(app)
     csrf.init_app(app)
     db = database.init_app(app, settings)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy import Engine
 
-__all__ = ["own_metadata", "audit_events", "init_db", "OWN_PREFIX", "APPEND_ONLY_TRIGGER"]
+__all__ = ["own_metadata", "audit_events", "submissions", "init_db", "OWN_PREFIX", "APPEND_ONLY_TRIGGER"]
 
 OWN_PREFIX = "backoffice_"
 own_metadata = MetaData()
@@ -27,6 +27,16 @@ audit_events = Table(
     Index("ix_backoffice_audit_entity", "entity_type", "entity_id"),
     Index("ix_backoffice_audit_occurred_at", "occurred_at"),
     Index("ix_backoffice_audit_actor", "actor"),
+)
+
+#: One row per create form saved with its one-time nonce, written in the same
+#: transaction as the new record: a second submission of the same form finds it.
+submissions = Table(
+    "backoffice_submissions", own_metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("screen", String(300), nullable=False),
 )
 
 

@@ -105,7 +105,7 @@ def test_a_crashing_hook_rolls_back_too(make_app):
     client = app.test_client()
     token = csrf_token(client, "/admin/genres/new/")
     response = client.post("/admin/genres/new/", data={"csrf_token": token, "name": "Noir"}, follow_redirects=True)
-    assert response.status_code == 200 and "hook crashed" in response.get_data(as_text=True)
+    assert response.status_code == 422 and "hook crashed" in response.get_data(as_text=True)
     assert scalar(app, "SELECT count(*) FROM genres WHERE name = 'Noir'") == 0
     assert events(app) == []
 

@@ -42,7 +42,7 @@ def test_demo_console_configured_entirely_by_the_example(make_app):
     views = [v for v in app.extensions["backoffice.admin"]._views if getattr(v, "screen", None)]
     assert [(v.name, v.category) for v in views] == [
         ("Movies", "Catalog"), ("People", "Catalog"), ("Credits", "Catalog"),
-        ("Genres", "Vocabulary"), ("Keywords", "Vocabulary"), ("TMDB matches", "Review")]
+        ("Genres", "Vocabulary"), ("Keywords", "Vocabulary"), ("TMDB matches", "Reviews")]
 
     # hidden: no screen, no menu entry
     assert client.get("/admin/movie_genres/").status_code == 404

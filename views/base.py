@@ -14,8 +14,10 @@ from models.reflection import ReflectedTable, _identifier
 from .access import ModelRoleMixin
 from .audited import AuditedViewMixin
 from .columns import ColumnsMixin, _refused_reading
+from .concurrency import ConcurrencyMixin
 from .listing import ListingMixin
 from .ux import OperatorUxMixin
+from .safety import ExportSafetyMixin, FormRefusalMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
 
@@ -28,7 +30,8 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, AuditedViewMixin, ListingMixin, ColumnsMixin, ModelView):
+class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin,
+                         ExportSafetyMixin, ListingMixin, ColumnsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

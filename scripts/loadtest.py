@@ -1,0 +1,321 @@
+#!/usr/bin/env python3
+"""A bounded load test of the console under gunicorn (2 workers), on loopback only.
+
+    .venv/bin/python scripts/loadtest.py [--duration 60] [--clients 16]
+
+Uses DATABASE_URL when set (seeded with the demo catalog only when it has no
+``movies`` table, or with ``--seed``), else starts a throwaway PostgreSQL with
+tests/pg.py, seeds 2,000 demo movies and removes the cluster afterwards. The
+console runs with the demo declarative file (search and filters), basic auth and
+a fixed SECRET_KEY (CSRF tokens must verify on either worker).
+
+Each client thread has its own cookie jar and loops until the deadline over list
+screens (pages, search, filters, details), catalog health, /healthz and /readyz and
+review actions (list -> confirm -> execute, the flash read back). Afterwards every
+execute is checked against the audit trail: a decided row has exactly one audit
+event carrying that response's X-Request-Id, a skipped one has none. Exits 1 on
+any 5xx, transport error or audit mismatch; prints latency percentiles per group.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import http.cookiejar
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+__all__ = ["LoadResult", "run_load", "main"]
+
+USER, PASSWORD = "loadtest", "loadtest-password-not-secret"
+QUEUE = "/admin/review-queue/"
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+_ROW_ACTION = re.compile(r'name="row_action" value="((?:apply|defer|reject):\d+)"')
+_TOKEN = re.compile(r'name="token" value="([^"]+)"')
+_OUTCOME = re.compile(r"(\d+) of (\d+) rows? (\w+); (\d+) skipped")
+
+
+@dataclass
+class Execute:
+    """One execute POST: the review row, the response's request id and what the flash said."""
+
+    review_id: int
+    request_id: str
+    done: int
+
+
+@dataclass
+class LoadResult:
+    """Everything one run measured, and the verdict."""
+
+    duration: float = 0.0
+    samples: dict = field(default_factory=lambda: defaultdict(list))  # group -> [seconds]
+    statuses: dict = field(default_factory=lambda: defaultdict(int))  # status -> count
+    errors: list = field(default_factory=list)  # transport errors and 5xx, described
+    executes: list = field(default_factory=list)
+    audit_problems: list = field(default_factory=list)
+
+    @property
+    def requests(self) -> int:
+        return sum(len(v) for v in self.samples.values())
+
+    @property
+    def server_errors(self) -> int:
+        return sum(n for status, n in self.statuses.items() if status >= 500)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.audit_problems and self.server_errors == 0
+
+    def report(self) -> str:
+        lines = [f"{'group':<16}{'requests':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}"]
+        for group in sorted(self.samples):
+            times = sorted(self.samples[group])
+            lines.append(f"{group:<16}{len(times):>9}" + "".join(
+                f"{_percentile(times, q) * 1000:>9.1f}" for q in (50, 95, 99, 100)))
+        decided = sum(1 for e in self.executes if e.done)
+        lines += [
+            f"{self.requests} requests in {self.duration:.1f}s: {self.requests / max(self.duration, 1e-9):.1f} req/s",
+            "statuses: " + ", ".join(f"{s}: {n}" for s, n in sorted(self.statuses.items())),
+            f"review executes: {len(self.executes)} ({decided} decided, {len(self.executes) - decided} skipped)",
+            f"5xx: {self.server_errors}; transport errors: {len(self.errors)}; "
+            f"audit problems: {len(self.audit_problems)}",
+        ]
+        lines += [f"  ! {problem}" for problem in (self.errors + self.audit_problems)[:20]]
+        return "\n".join(lines)
+
+
+def _percentile(sorted_values: list, q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    index = min(len(sorted_values) - 1, max(0, round(q / 100 * len(sorted_values)) - 1))
+    return sorted_values[index]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 302 itself is what we measure (and its X-Request-Id)
+
+
+class _Client:
+    """One operator: a cookie jar, basic auth, timings into the shared result."""
+
+    def __init__(self, base: str, result: LoadResult, lock: threading.Lock, rng: random.Random):
+        self.base, self.result, self.lock, self.rng = base, result, lock, rng
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), _NoRedirect())
+        self.auth = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def request(self, group: str, path: str, form: dict | None = None):
+        data = urllib.parse.urlencode(form).encode() if form is not None else None
+        req = urllib.request.Request(self.base + path, data=data, headers={"Authorization": self.auth})
+        started = time.perf_counter()
+        try:
+            with self.opener.open(req, timeout=60) as response:
+                status, headers, body = response.status, response.headers, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            status, headers, body = exc.code, exc.headers, exc.read().decode(errors="replace")
+        except OSError as exc:
+            with self.lock:
+                self.result.errors.append(f"{group} {path}: {exc!r}")
+            return None, {}, ""
+        elapsed = time.perf_counter() - started
+        with self.lock:
+            self.result.samples[group].append(elapsed)
+            self.result.statuses[status] += 1
+            if status >= 500:
+                self.result.errors.append(f"{group} {path}: HTTP {status}")
+        return status, headers, body
+
+    # -- what an operator does --------------------------------------------------------
+    def browse(self) -> None:
+        rng = self.rng
+        choice = rng.random()
+        if choice < 0.30:
+            self.request("list", f"/admin/movies/?page={rng.randint(0, 30)}")
+        elif choice < 0.45:
+            term = rng.choice(["the", "love", "night", "star", "a", "zz-nothing", "man"])
+            self.request("search", f"/admin/movies/?search={term}")
+        elif choice < 0.55:
+            self.request("filter", rng.choice([
+                "/admin/movie_credits/?flt0_0=cast", "/admin/tmdb_match_reviews/?flt0_0=pending",
+                "/admin/people/?page=3", "/admin/movies/?sort=1&desc=1"]))
+        elif choice < 0.62:
+            self.request("details", f"/admin/movies/details/?id={rng.randint(1, 2000)}")
+        elif choice < 0.75:
+            self.request("catalog-health", rng.choice(["/admin/catalog-health/",
+                                                       "/admin/catalog-health/check/missing_overview/"]))
+        else:
+            self.request("healthz", rng.choice(["/healthz", "/readyz"]))
+
+    def review(self) -> None:
+        status, _, page = self.request("review-list", f"{QUEUE}?state=pending&page={self.rng.randint(0, 3)}")
+        actions, csrf = _ROW_ACTION.findall(page or ""), _CSRF.search(page or "")
+        if status != 200 or not actions or not csrf:
+            return
+        row_action = self.rng.choice(actions)
+        status, _, confirm = self.request("review-confirm", QUEUE + "confirm/",
+                                          {"csrf_token": csrf.group(1), "row_action": row_action})
+        token, csrf = _TOKEN.search(confirm or ""), _CSRF.search(confirm or "")
+        if status != 200 or not token or not csrf:
+            return
+        status, headers, _ = self.request("review-execute", QUEUE + "execute/", {
+            "csrf_token": csrf.group(1), "token": token.group(1), "reason": "load test"})
+        if status != 302:
+            return
+        request_id = headers.get("X-Request-Id", "")
+        _, _, landing = self.request("review-list", QUEUE)  # shows (and consumes) the flash
+        outcome = _OUTCOME.search(landing or "")
+        if outcome is None:
+            with self.lock:
+                self.result.errors.append(f"execute {request_id}: no outcome message after the redirect")
+            return
+        with self.lock:
+            self.result.executes.append(Execute(int(row_action.split(":")[1]), request_id, int(outcome.group(1))))
+
+    def run(self, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self.review() if self.rng.random() < 0.25 else self.browse()
+
+
+def _check_audit(database_url: str, result: LoadResult) -> None:
+    from sqlalchemy import create_engine, text
+
+    from backoffice.settings import normalise_database_url
+
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            for execute in result.executes:
+                rows = conn.execute(text(
+                    "SELECT entity_type, entity_id FROM backoffice_audit_events WHERE request_id = :r"),
+                    {"r": execute.request_id}).all()
+                on_review = [r for r in rows if r.entity_type == "tmdb_match_reviews"
+                             and r.entity_id == str(execute.review_id)]
+                if execute.done and len(on_review) != 1:
+                    result.audit_problems.append(
+                        f"review {execute.review_id} decided by {execute.request_id}: {len(on_review)} audit events")
+                if not execute.done and rows:
+                    result.audit_problems.append(
+                        f"review {execute.review_id} skipped by {execute.request_id}: {len(rows)} audit events")
+    finally:
+        engine.dispose()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _seed_if_needed(database_url: str, movies: int, force: bool) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from backoffice.demo import seed_demo
+    from backoffice.settings import normalise_database_url
+    from models.own import init_db
+
+    engine = create_engine(normalise_database_url(database_url))
+    try:
+        if force or "movies" not in inspect(engine).get_table_names():
+            seed_demo(engine, movies=movies, seed=42)
+        init_db(engine)
+    finally:
+        engine.dispose()
+
+
+def _start_gunicorn(database_url: str, port: int, workdir: str) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPERATOR_", "BACKOFFICE_"))}
+    env.update(DATABASE_URL=database_url, SECRET_KEY="loadtest-fixed-secret-key", LOG_LEVEL="WARNING",
+               OPERATOR_AUTH_USERNAME=USER, OPERATOR_AUTH_PASSWORD=PASSWORD,
+               OPERATOR_AUTH_RATE_LIMIT_MAX="1000000", BACKOFFICE_CONFIG=str(ROOT / "examples" / "demo.toml"),
+               PYTHONPATH=str(ROOT))
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
+            "--timeout", "60", "--graceful-timeout", "20", "--no-control-socket", "--chdir", workdir, "wsgi:app"]
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).read()
+            return proc
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
+            time.sleep(0.25)
+
+
+def run_load(database_url: str | None = None, duration: float = 60.0, clients: int = 16,
+             movies: int = 2000, seed: bool = False, rng_seed: int = 1) -> LoadResult:
+    """Run the whole load test and return its :class:`LoadResult` (``.ok`` is the verdict)."""
+    server = None
+    if database_url is None:
+        from tests.pg import PostgresServer, find_binaries
+
+        bindir = find_binaries()
+        if bindir is None:
+            raise RuntimeError("no DATABASE_URL and no PostgreSQL server binaries to start one")
+        server = PostgresServer.start(bindir)
+        database_url, seed = server.create_database("loadtest"), True
+    workdir = tempfile.mkdtemp(prefix="backoffice-loadtest-")
+    proc = None
+    try:
+        _seed_if_needed(database_url, movies, seed)
+        port = _free_port()
+        proc = _start_gunicorn(database_url, port, workdir)
+        result, lock = LoadResult(), threading.Lock()
+        base = f"http://127.0.0.1:{port}"
+        started = time.monotonic()
+        threads = [threading.Thread(target=_Client(base, result, lock, random.Random(rng_seed + n)).run,
+                                    args=(started + duration,), daemon=True) for n in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(duration + 120)
+        result.duration = time.monotonic() - started
+        _check_audit(database_url, result)
+        return result
+    finally:
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        if server is not None:
+            server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load (default 60, at most 600)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent client threads (default 16, at most 64)")
+    parser.add_argument("--movies", type=int, default=2000, help="demo catalog size when seeding")
+    parser.add_argument("--seed", action="store_true", help="re-seed the demo catalog in DATABASE_URL")
+    args = parser.parse_args(argv)
+    if not (0 < args.duration <= 600 and 0 < args.clients <= 64):
+        parser.error("--duration must be in (0, 600] and --clients in [1, 64]")
+    result = run_load(os.environ.get("DATABASE_URL"), args.duration, args.clients, args.movies, args.seed)
+    print(result.report())
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
