@@ -1,4 +1,4 @@
-"""Row actions rendered once per list page, not once per row.
+"""List rows without per-row template work: row actions rendered once per page.
 
 Flask-Admin renders the details link, the edit link and the delete form of every
 row through Jinja macros: per row that is two ``url_for`` calls, a WTForms hidden
@@ -9,6 +9,11 @@ placeholder id and, per row, puts the row's id where the placeholder was, escape
 exactly as the macro would have escaped it. The CSRF token, the return URL and
 the permissions (which actions are offered at all) are the ones Flask-Admin computed
 for this request; an action the mixin does not know is rendered by its macro as before.
+
+The cells of a row are rendered by one call (the same ``get_list_value`` and escaping
+as Flask-Admin's loop, without a template call per cell) unless a column is editable
+in the list, whose widgets keep their template. ``fast_row_actions = False`` turns both
+off (the tests compare the two renderings).
 """
 from __future__ import annotations
 
@@ -48,7 +53,7 @@ def _in_attribute(row_id) -> str:
 class RowActionsMixin:
     """Fast ``list_row_actions`` for model views (used by the console's list template)."""
 
-    #: Switch the per-page rendering off (every row through the macros, as Flask-Admin does).
+    #: Switch the fast rows off (every row through Flask-Admin's macros and cell loop).
     fast_row_actions: bool = True
 
     def get_pk_value(self, model):
@@ -57,10 +62,16 @@ class RowActionsMixin:
         return super().get_pk_value(model)  # type: ignore[misc]
 
     @pass_context
+    def render_row_cells(self, context, row, list_columns) -> Markup:
+        """The ``<td>`` of every list column of one row, as Flask-Admin's cell loop renders
+        them when no column is editable in the list (values through ``get_list_value``)."""
+        value = self.get_list_value
+        return Markup("".join(f'<td class="col-{escape(c)}">{escape(value(context, row, c))}</td>'
+                              for c, _name in list_columns))
+
+    @pass_context
     def render_row_actions(self, context, actions, row_id, row) -> Markup:
         """The HTML of ``actions`` for one row: per-page parts reused, the id put in."""
-        if not self.fast_row_actions:
-            return Markup("").join(action.render(context, row_id, row) for action in actions)
         plans = g.setdefault("_backoffice_row_actions", {})
         plan = plans.get(id(self))
         if plan is None or plan[0] is not actions:
