@@ -1,7 +1,8 @@
 """``backoffice bench``: the console against plain Flask-Admin on a million movies.
 
-Both apps run under gunicorn the same way (2 sync workers, loopback, no control
-socket) on the same PostgreSQL database; each scenario is requested sequentially
+Every app runs under gunicorn the same way (2 sync workers, loopback, no control
+socket, the console's ``backoffice.gunicorn_conf``: preloaded, workers forked from it)
+on the same PostgreSQL database; each scenario is requested sequentially
 ``--requests`` times after a warm-up, then the list page is loaded by 8 concurrent
 clients (wrk when installed, else a thread pool). Everything is bounded: a fixed
 number of requests per scenario, a fixed load duration, loopback only.
@@ -50,8 +51,8 @@ class Served:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", "2", "--no-control-socket", "-b", f"127.0.0.1:{self.port}",
-             "--timeout", "60", target], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "-w", "2",
+             "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--timeout", "60", target], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
@@ -61,13 +62,18 @@ class Served:
                 time.sleep(0.5)
         raise click.ClickException(f"{target} did not start; see {log}")
 
-    def worker_rss_mb(self) -> list[float]:
+    def worker_memory_mb(self) -> list[tuple[float, float]]:
+        """(RSS, private) MB per worker. RSS counts the pages shared with the master (and
+        the other worker) in full; private is what this worker alone adds."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         sizes = []
         for pid in children:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    sizes.append(int(line.split()[1]) / 1024)
+            fields = {}
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+                name, _, value = line.partition(":")
+                fields[name] = int(value.split()[0]) if value.split() else 0
+            private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+            sizes.append((fields.get("Rss", 0) / 1024, private / 1024))
         return sizes
 
     def stop(self) -> None:
@@ -193,8 +199,9 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
         ("title search", f"/admin/movies/?search=love&page_size={page_size}", "/admin/movies/?search=love"),
         ("filtered list", f"/admin/movies/?{ours_filter}&page_size={page_size}", f"/admin/movies/?{plain_filter}"),
         ("catalog-health overview", "/admin/catalog-health/", None),
-        ("review apply", "/admin/review-queue/", None),
+        ("review apply (confirm + execute)", "/admin/review-queue/", None),
     ]
+    load_before = os.getloadavg()
     logs = Path(data_dir if cluster else ".") / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ours = Served("backoffice.benchapps:console_app()", env, logs / "console.log")
@@ -206,8 +213,8 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
             if _get(ours.base + ours_path)[0] == 404:
                 notes.append(f"{name}: skipped, {ours_path} does not exist in this build")
                 continue
-            if name == "review apply":
-                notes.append("review apply: the review queue exists but this benchmark does not drive it yet")
+            if name.startswith("review apply"):
+                rows.append((name, _review_apply(url, ours.base, count), None, None))
                 continue
             o, p, f = _latencies([ours.base + ours_path, plain_path and plain.base + plain_path,
                                   plain_path and name.startswith("list") and simple.base + plain_path], count)
@@ -217,13 +224,35 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
                    simple.base + "/admin/movies/"]
         rounds = [[_throughput(url, max(seconds // 3, 2)) for url in targets] for _ in range(3)]
         ours_rps, plain_rps, simple_rps = (statistics.median(r[i] for r in rounds) for i in range(3))
-        rss = (ours.worker_rss_mb(), plain.worker_rss_mb(), simple.worker_rss_mb())
+        rss = (ours.worker_memory_mb(), plain.worker_memory_mb(), simple.worker_memory_mb())
     finally:
         for served in (ours, plain, simple):
             served.stop()
         if cluster is not None:
             cluster.stop()  # the data stays in --data-dir for the next run
+    notes.append("load average (1, 5, 15 min) at start %.1f %.1f %.1f, at end %.1f %.1f %.1f"
+                 % (*load_before, *os.getloadavg()))
     _report(movies, count, rows, notes, (ours_rps, plain_rps, simple_rps), rss)
+
+
+def _review_apply(url: str, base: str, count: int):
+    """Median / p95 of ``count`` applies (each on a different pending review), or None."""
+    from sqlalchemy import create_engine
+
+    from .benchreview import applicable_reviews, applied_count, measure_review_apply
+    from .settings import normalise_database_url
+
+    engine = create_engine(normalise_database_url(url))
+    try:
+        ids = applicable_reviews(engine, count + 3)
+        if len(ids) < count + 3:
+            return None  # the pending reviews are used up: re-seed (``seed-demo``) to measure again
+        median, p95, unexpected = measure_review_apply(base, ids, warmup=3)
+        if applied_count(engine, ids) != len(ids):
+            unexpected = unexpected or 409
+    finally:
+        engine.dispose()
+    return median, p95, unexpected or 200
 
 
 def _report(movies, count, rows, notes, rps, rss) -> None:
@@ -239,7 +268,8 @@ def _report(movies, count, rows, notes, rps, rss) -> None:
         click.echo(f"| {label} | {cell(o)} | {cell(p)} | {ratio(o, p)} | {cell(f)} | {ratio(o, f)} |")
     click.echo(f"| list page, 8 clients, requests/s | {rps[0]:.0f} | {rps[1]:.0f} | {rps[0] / rps[1]:.2f} | "
                f"{rps[2]:.0f} | {rps[0] / rps[2]:.2f} |")
-    mb = lambda sizes: ", ".join(f"{m:.0f}" for m in sizes)  # noqa: E731
-    click.echo(f"| worker RSS MB (each) | {mb(rss[0])} | {mb(rss[1])} | | {mb(rss[2])} | |")
+    mb = lambda sizes, i: ", ".join(f"{m[i]:.0f}" for m in sizes)  # noqa: E731
+    click.echo(f"| worker RSS MB (each) | {mb(rss[0], 0)} | {mb(rss[1], 0)} | | {mb(rss[2], 0)} | |")
+    click.echo(f"| worker private MB (each) | {mb(rss[0], 1)} | {mb(rss[1], 1)} | | {mb(rss[2], 1)} | |")
     for note in notes:
         click.echo(f"note: {note}")

@@ -25,6 +25,7 @@ from flask_admin.contrib.sqla.view import _get_deprecated_session
 from sqlalchemy import func, inspect, literal_column, select, text
 
 from .keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
+from .rowactions import RowActionsMixin
 
 __all__ = ["ListingMixin", "ShownCount", "TableSize", "ListingPage", "COUNT_STRATEGIES"]
 
@@ -84,7 +85,7 @@ class ListingPage:
     max_page: int | None = None
 
 
-class ListingMixin:
+class ListingMixin(RowActionsMixin):
     """Counting and paging for :class:`views.base.ReflectedModelView` (needs ``self.entry``)."""
 
     #: exact | estimate | capped | none | auto (set per screen by the declarative file's ``count``).

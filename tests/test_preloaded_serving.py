@@ -1,0 +1,85 @@
+"""gunicorn with ``backoffice.gunicorn_conf``: the app built once in the master, two
+workers forked from it, each with its own database connections; the benchmark's
+review apply (confirm + execute with CSRF and the signed token) goes through it."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine
+
+from backoffice.benchreview import applicable_reviews, applied_count, measure_review_apply
+from backoffice.gunicorn_conf import close_database_connections
+from backoffice.settings import normalise_database_url
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url):
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.status, response.read()
+
+
+@pytest.mark.postgres
+def test_preloaded_workers_serve_lists_and_review_applies(pg_demo_url):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPERATOR_", "PORT"))}
+    env.update(DATABASE_URL=pg_demo_url, SECRET_KEY="k", LOG_LEVEL="WARNING")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "-w", "2",
+         "--no-control-socket", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _get(base + "/healthz")
+                break
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
+                time.sleep(0.2)
+        # Concurrent requests land on both workers at once: a connection inherited from
+        # the master would be shared by both and garble their answers.
+        urls = [base + f"/admin/movies/?page_size=20&page={i % 5}" for i in range(40)]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(_get, urls))
+        assert all(status == 200 and b"action-checkbox" in body for status, body in answers)
+
+        engine = create_engine(normalise_database_url(pg_demo_url))
+        try:
+            ids = applicable_reviews(engine, 3)
+            assert len(ids) == 3 and applied_count(engine, ids) == 0
+            median, p95, unexpected = measure_review_apply(base, ids, warmup=1)
+            assert unexpected == 0 and median > 0 and p95 > 0
+            assert applied_count(engine, ids) == 3
+        finally:
+            engine.dispose()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+
+
+def test_close_database_connections_empties_the_pool(app):
+    with app.app_context():
+        engine = app.extensions["sqlalchemy"].engine
+        with engine.connect():
+            pass
+        assert engine.pool.checkedin() >= 1
+    close_database_connections(app)
+    with app.app_context():
+        assert app.extensions["sqlalchemy"].engine.pool.checkedin() == 0
