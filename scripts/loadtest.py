@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A bounded load test of the console under gunicorn (2 workers), on loopback only.
 
-    .venv/bin/python scripts/loadtest.py [--duration 60] [--clients 16]
+    .venv/bin/python scripts/loadtest.py [--duration 60] [--clients 16] [--wrk N]
 
 Uses DATABASE_URL when set (seeded with the demo catalog only when it has no
 ``movies`` table, or with ``--seed``), else starts a throwaway PostgreSQL with
@@ -9,7 +9,10 @@ tests/pg.py, seeds 2,000 demo movies and removes the cluster afterwards. The
 console runs with the demo declarative file (search and filters), basic auth and
 a fixed SECRET_KEY (CSRF tokens must verify on either worker).
 
-Each client thread has its own cookie jar and loops until the deadline over list
+Of the clients, half (``--wrk N``) are wrk connections when wrk is installed: they
+drive the read-only screens (lists, search, catalog health, health endpoints) and
+count 5xx in a Lua callback. The others are Python threads:
+each client thread has its own cookie jar and loops until the deadline over list
 screens (pages, search, filters, details), catalog health, /healthz and /readyz and
 review actions (list -> confirm -> execute, the flash read back). Afterwards every
 execute is checked against the audit trail: a decided row has exactly one audit
@@ -70,6 +73,7 @@ class LoadResult:
     errors: list = field(default_factory=list)  # transport errors and 5xx, described
     executes: list = field(default_factory=list)
     audit_problems: list = field(default_factory=list)
+    wrk: dict = field(default_factory=dict)  # the wrk driver's summary, when it ran
 
     @property
     def requests(self) -> int:
@@ -97,6 +101,11 @@ class LoadResult:
             f"5xx: {self.server_errors}; transport errors: {len(self.errors)}; "
             f"audit problems: {len(self.audit_problems)}",
         ]
+        if self.wrk:
+            w = self.wrk
+            lines.append(f"wrk ({w['connections']} connections, read-only screens): {w['requests']} requests, "
+                         f"p50 {w['p50']:.1f} ms, p95 {w['p95']:.1f} ms, p99 {w['p99']:.1f} ms, "
+                         f"5xx {w['5xx']}, socket errors {w['socket_errors']}")
         lines += [f"  ! {problem}" for problem in (self.errors + self.audit_problems)[:20]]
         return "\n".join(lines)
 
@@ -262,9 +271,69 @@ def _start_gunicorn(database_url: str, port: int, workdir: str) -> subprocess.Po
             time.sleep(0.25)
 
 
+_WRK_SCRIPT = """
+local paths = {"/admin/movies/", "/admin/movies/?page=3", "/admin/movies/?search=silent",
+               "/admin/catalog-health/", "/healthz", "/readyz", "/admin/review-queue/", "/admin/people/"}
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) n = 0; server_errors = 0 end
+function request() n = n + 1; return wrk.format("GET", paths[(n % #paths) + 1]) end
+function response(status, headers, body) if status >= 500 then server_errors = server_errors + 1 end end
+function done(summary, latency, requests)
+  local total = 0
+  for _, t in ipairs(threads) do total = total + t:get("server_errors") end
+  local e = summary.errors
+  io.write(string.format("WRK requests=%d 5xx=%d socket_errors=%d p50=%.3f p95=%.3f p99=%.3f\\n",
+    summary.requests, total, e.connect + e.read + e.write + e.timeout,
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _start_wrk(base: str, connections: int, duration: float, workdir: str) -> subprocess.Popen:
+    """wrk on the read-only screens (lists, search, catalog health, health endpoints)."""
+    script = Path(workdir) / "loadtest.lua"
+    script.write_text(_WRK_SCRIPT)
+    auth = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    argv = ["wrk", "-t", str(min(2, connections)), "-c", str(connections), "-d", f"{max(1, int(duration))}s",
+            "--timeout", "10s", "-s", str(script), "-H", f"Authorization: Basic {auth}", base]
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _finish_wrk(proc: subprocess.Popen, connections: int, result: "LoadResult") -> None:
+    output, _ = proc.communicate(timeout=120)
+    match = re.search(r"WRK requests=(\d+) 5xx=(\d+) socket_errors=(\d+) p50=([\d.]+) p95=([\d.]+) p99=([\d.]+)",
+                      output)
+    if proc.returncode != 0 or match is None:
+        result.errors.append(f"wrk failed: {output.strip()[-500:]}")
+        return
+    requests, server_errors, socket_errors = (int(match.group(i)) for i in (1, 2, 3))
+    result.wrk = {"connections": connections, "requests": requests, "5xx": server_errors,
+                  "socket_errors": socket_errors, "p50": float(match.group(4)), "p95": float(match.group(5)),
+                  "p99": float(match.group(6))}
+    if server_errors:
+        result.statuses[500] += server_errors
+        result.errors.append(f"wrk saw {server_errors} responses with a 5xx status")
+    if socket_errors:
+        result.errors.append(f"wrk saw {socket_errors} socket errors (connect, read, write or timeout)")
+
+
+def wrk_available() -> bool:
+    import shutil
+
+    return shutil.which("wrk") is not None
+
+
 def run_load(database_url: str | None = None, duration: float = 60.0, clients: int = 16,
-             movies: int = 2000, seed: bool = False, rng_seed: int = 1) -> LoadResult:
-    """Run the whole load test and return its :class:`LoadResult` (``.ok`` is the verdict)."""
+             movies: int = 2000, seed: bool = False, rng_seed: int = 1,
+             wrk_connections: int = 0) -> LoadResult:
+    """Run the whole load test and return its :class:`LoadResult` (``.ok`` is the verdict).
+
+    ``clients`` is the total concurrency: with ``wrk_connections`` > 0 that many of
+    them are wrk connections on the read-only screens and the rest Python clients
+    (which also drive the review actions, CSRF and signed tokens included)."""
+    if not 0 <= wrk_connections < clients:
+        raise ValueError("wrk_connections must leave at least one Python client")
     server = None
     if database_url is None:
         from tests.pg import PostgresServer, find_binaries
@@ -283,12 +352,16 @@ def run_load(database_url: str | None = None, duration: float = 60.0, clients: i
         result, lock = LoadResult(), threading.Lock()
         base = f"http://127.0.0.1:{port}"
         started = time.monotonic()
+        wrk = _start_wrk(base, wrk_connections, duration, workdir) if wrk_connections else None
         threads = [threading.Thread(target=_Client(base, result, lock, random.Random(rng_seed + n)).run,
-                                    args=(started + duration,), daemon=True) for n in range(clients)]
+                                    args=(started + duration,), daemon=True)
+                   for n in range(clients - wrk_connections)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join(duration + 120)
+        if wrk is not None:
+            _finish_wrk(wrk, wrk_connections, result)
         result.duration = time.monotonic() - started
         _check_audit(database_url, result)
         return result
@@ -309,10 +382,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent client threads (default 16, at most 64)")
     parser.add_argument("--movies", type=int, default=2000, help="demo catalog size when seeding")
     parser.add_argument("--seed", action="store_true", help="re-seed the demo catalog in DATABASE_URL")
+    parser.add_argument("--wrk", type=int, default=None, metavar="N",
+                        help="of the clients, N are wrk connections on the read-only screens "
+                             "(default: half of them when wrk is installed, else 0)")
     args = parser.parse_args(argv)
     if not (0 < args.duration <= 600 and 0 < args.clients <= 64):
         parser.error("--duration must be in (0, 600] and --clients in [1, 64]")
-    result = run_load(os.environ.get("DATABASE_URL"), args.duration, args.clients, args.movies, args.seed)
+    wrk_connections = args.wrk if args.wrk is not None else (args.clients // 2 if wrk_available() else 0)
+    if wrk_connections and not wrk_available():
+        parser.error("--wrk needs the wrk binary (apt-get install wrk)")
+    if not 0 <= wrk_connections < args.clients:
+        parser.error("--wrk must leave at least one Python client")
+    result = run_load(os.environ.get("DATABASE_URL"), args.duration, args.clients, args.movies, args.seed,
+                      wrk_connections=wrk_connections)
     print(result.report())
     return 0 if result.ok else 1
 
