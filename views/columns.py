@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from flask import flash
 from flask_admin.tools import iterdecode, iterencode
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import DBAPIError

@@ -13,11 +13,11 @@ import decimal
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
 from markupsafe import Markup, escape
-from sqlalchemy import types as sqltypes
 
 __all__ = ["Argument", "FormatterKind", "FORMATTERS", "BADGE_COLORS", "build_formatter", "build_link",
            "parse_template", "TemplateError", "type_family"]
@@ -63,25 +63,19 @@ class FormatterKind:
     arguments: dict[str, Argument] = field(default_factory=dict)
 
 
+#: The coarse families the declaration checks reason about, from the column plans' categories.
+_FAMILIES = {"boolean": "bool", "datetime": "datetime", "date": "date", "time": "time", "integer": "integer",
+             "numeric": "number", "float": "number", "string": "text", "text": "text", "enum": "text",
+             "uuid": "text"}
+
+
 def type_family(column_type: Any) -> str:
     """Coarse family of a SQL type: text, integer, number, date, datetime, time, bool, other.
     PostgreSQL domains count as their underlying type."""
+    from .columns import category_of  # one classification of types, shared with the screens
+
     column_type = getattr(column_type, "data_type", None) or column_type
-    if isinstance(column_type, sqltypes.Boolean):
-        return "bool"
-    if isinstance(column_type, sqltypes.DateTime):
-        return "datetime"
-    if isinstance(column_type, sqltypes.Date):
-        return "date"
-    if isinstance(column_type, sqltypes.Time):
-        return "time"
-    if isinstance(column_type, sqltypes.Integer):
-        return "integer"
-    if isinstance(column_type, (sqltypes.Numeric, sqltypes.Float)):
-        return "number"
-    if isinstance(column_type, (sqltypes.String, sqltypes.Uuid)):
-        return "text"
-    return "other"
+    return _FAMILIES.get(category_of(SimpleNamespace(type=column_type)), "other")
 
 
 def _date(value: Any, args: dict[str, Any]) -> Any:
