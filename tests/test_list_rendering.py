@@ -105,3 +105,28 @@ def test_columns_editable_in_the_list_keep_their_widgets(app):
     fast, slow = _both(client, view, "/admin/movies/?page_size=20")
     assert fast == slow
     assert fast.count('data-role="x-editable"') == 20
+
+
+def test_choices_and_type_formatters_are_applied_as_flask_admin_does(app):
+    client = app.test_client()
+    view = next(v for v in _views(app) if v.screen == "movies")
+    view.column_choices = {"original_language": [("en", "English"), ("fr", "French")]}
+    view.column_type_formatters = {**view.column_type_formatters, int: lambda _v, value, _name: f"n{value}"}
+    view._refresh_cache()
+    fast, slow = _both(client, view, "/admin/movies/?page_size=20")
+    assert fast == slow
+    assert "English" in fast and 'class="col-runtime_minutes">n' in fast
+
+
+def test_a_template_extending_the_list_keeps_its_row_blocks(app):
+    from jinja2 import ChoiceLoader, DictLoader
+
+    app.jinja_env.loader = ChoiceLoader([DictLoader({"custom_list.html": (
+        "{% extends 'backoffice/model/list.html' %}"
+        "{% block list_row_actions %}<span class='own-action'>{{ get_pk_value(row) }}</span>{% endblock %}")}),
+        app.jinja_env.loader])
+    view = next(v for v in _views(app) if v.screen == "movies")
+    view.list_template = "custom_list.html"
+    body = app.test_client().get("/admin/movies/?page_size=20").get_data(as_text=True)
+    assert body.count("class='own-action'") == 20
+    assert 'name="rowid" class="action-checkbox"' in body and "/admin/movies/edit/" not in body

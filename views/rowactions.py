@@ -12,8 +12,11 @@ for this request; an action the mixin does not know is rendered by its macro as 
 
 The cells of a row are rendered by one call (the same ``get_list_value`` and escaping
 as Flask-Admin's loop, without a template call per cell) unless a column is editable
-in the list, whose widgets keep their template. ``fast_row_actions = False`` turns both
-off (the tests compare the two renderings).
+in the list, whose widgets keep their template. What ``get_list_value`` looks up per
+cell (the column's formatter, its choices, the type formatter for the value's type)
+is looked up once per page. When the screen uses the console's own list template
+unchanged, the whole row (selection checkbox, actions, cells) is one call too.
+``fast_row_actions = False`` turns all of it off (the tests compare the renderings).
 """
 from __future__ import annotations
 
@@ -21,11 +24,16 @@ import secrets
 from urllib.parse import quote_plus
 
 from flask import g
+from flask_admin.babel import gettext
+from flask_admin.model import BaseModelView
 from flask_admin.model import template as row_templates
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
-__all__ = ["RowActionsMixin", "URL_ACTIONS", "FORM_ACTIONS"]
+__all__ = ["RowActionsMixin", "URL_ACTIONS", "FORM_ACTIONS", "LIST_TEMPLATE"]
+
+#: The console's list template: its ``list_row`` block calls :meth:`RowActionsMixin.render_row`.
+LIST_TEMPLATE = "backoffice/model/list.html"
 
 #: Actions whose macro puts the row id in a URL query (``?id=...``).
 URL_ACTIONS = (row_templates.ViewRowAction, row_templates.ViewPopupRowAction,
@@ -61,13 +69,84 @@ class RowActionsMixin:
             return _PLACEHOLDER
         return super().get_pk_value(model)  # type: ignore[misc]
 
+    def fast_rows(self) -> bool:
+        """Whether the list template may render each row in one call: nothing in the row
+        can differ from Flask-Admin's blocks (no column editable in the list, and the
+        screen's template is the console's own, so no template overrides a row block)."""
+        return bool(self.fast_row_actions and not self.column_editable_list  # type: ignore[attr-defined]
+                    and self.list_template == LIST_TEMPLATE)  # type: ignore[attr-defined]
+
+    @pass_context
+    def render_row(self, context, row, list_columns, actions, row_actions, row_id) -> Markup:
+        """One whole ``<tr>`` body, as the ``list_row`` block renders it: the selection
+        checkbox when batch actions exist, the row actions, then the cells."""
+        parts = []
+        if actions:
+            title = g.get("_backoffice_select_title")
+            if title is None:
+                title = g._backoffice_select_title = escape(gettext("Select record"))
+            parts.append(f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
+                         f'value="{escape(row_id)}" title="{title}" /></td>')
+        if self.column_display_actions:  # type: ignore[attr-defined]
+            parts.append(f'<td class="list-buttons-column">{self.render_row_actions(context, row_actions, row_id, row)}</td>')
+        parts.append(self.render_row_cells(context, row, list_columns))
+        return Markup("".join(parts))
+
     @pass_context
     def render_row_cells(self, context, row, list_columns) -> Markup:
         """The ``<td>`` of every list column of one row, as Flask-Admin's cell loop renders
-        them when no column is editable in the list (values through ``get_list_value``)."""
-        value = self.get_list_value
-        return Markup("".join(f'<td class="col-{escape(c)}">{escape(value(context, row, c))}</td>'
-                              for c, _name in list_columns))
+        them when no column is editable in the list (values as ``get_list_value`` gives them)."""
+        if not self._list_value_is_flask_admins():
+            value = self.get_list_value  # type: ignore[attr-defined]
+            return Markup("".join(f'<td class="col-{escape(c)}">{escape(value(context, row, c))}</td>'
+                                  for c, _name in list_columns))
+        cells = self._cell_plans(list_columns)
+        return Markup("".join(f'{opening}{escape(value(context, row))}</td>' for opening, value in cells))
+
+    def _list_value_is_flask_admins(self) -> bool:
+        cls = type(self)
+        return (cls.get_list_value is BaseModelView.get_list_value
+                and cls._get_list_value is BaseModelView._get_list_value)
+
+    def _cell_plans(self, list_columns):
+        """Per page: each column's ``<td>`` opening and a function giving its value exactly as
+        ``BaseModelView._get_list_value`` does, with the lookups it repeats per cell done once."""
+        plans = g.setdefault("_backoffice_cell_plans", {})
+        plan = plans.get(id(self))
+        if plan is not None and plan[0] is list_columns:
+            return plan[1]
+        type_formatters = self.column_type_formatters  # type: ignore[attr-defined]
+        chosen: dict[type, object] = {}
+
+        def type_formatter_of(value):
+            kind = type(value)
+            if kind not in chosen:  # the first matching entry, as Flask-Admin's loop finds it
+                chosen[kind] = next((f for typeobj, f in type_formatters.items() if isinstance(value, typeobj)), None)
+            return chosen[kind]
+
+        def cell(name):
+            fmt = self.column_formatters.get(name)  # type: ignore[attr-defined]
+            choices = self._column_choices_map.get(name, {})  # type: ignore[attr-defined]
+            get_field = self._get_field_value  # type: ignore[attr-defined]
+
+            def value_of(context, model):
+                value = fmt(self, context, model, name) if fmt is not None else get_field(model, name)
+                if choices:
+                    return choices.get(value) or value
+                type_fmt = type_formatter_of(value)
+                if type_fmt is None:
+                    return value
+                try:
+                    return type_fmt(self, value, name)
+                except TypeError:  # an old two-argument formatter: Flask-Admin's own path handles it
+                    return self._get_list_value(context, model, name, self.column_formatters,  # type: ignore[attr-defined]
+                                                type_formatters)
+
+            return f'<td class="col-{escape(name)}">', value_of
+
+        cells = [cell(c) for c, _name in list_columns]
+        plans[id(self)] = (list_columns, cells)
+        return cells
 
     @pass_context
     def render_row_actions(self, context, actions, row_id, row) -> Markup:
