@@ -191,11 +191,16 @@ def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sa
                                                    [results[n] for n in names], [queries[n] for n in names],
                                                    totals, sample_limit)))
 
-    def run(unit) -> None:
+    def run(unit, own_connection: bool = False) -> None:
         names, unit_timeout, work = unit
         unit_started = time.monotonic()
         try:
             with read_only(engine, unit_timeout) as conn:
+                if own_connection:
+                    # Closed when the unit ends instead of joining the pool: the pool would keep
+                    # one idle connection per thread, with the libpq buffers the thread sized to
+                    # its results, in every worker that ever computed the checks.
+                    conn.connection.detach()
                 work(conn)
         except Exception as error:  # one broken check must not take the page (or the other checks) down
             status = "timed out" if isinstance(error, exc.DBAPIError) and is_timeout(error) else "failed"
@@ -211,7 +216,7 @@ def run_checks(engine: Engine, reflection: Any, checks: list[HealthCheck], *, sa
 
     if engine.dialect.name == "postgresql" and workers > 1 and len(units) > 1:
         with ThreadPoolExecutor(max_workers=min(workers, len(units)), thread_name_prefix="catalog-health") as pool:
-            list(pool.map(run, units))
+            list(pool.map(lambda unit: run(unit, own_connection=True), units))
     else:
         for unit in units:
             run(unit)
