@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from backoffice.catalog import catalog_health
 from backoffice.cli import main
@@ -48,6 +48,31 @@ def test_every_check_equals_the_planted_defects(app, demo_counts):
     assert report.get("duplicate_tmdb_id").status == "not applicable"
     assert report.get("duplicate_tmdb_id").message == "'tmdb_id' has a unique constraint"
     assert all(r.status == "ok" for r in report.results if r.check.name != "duplicate_tmdb_id")
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_concurrent_checks_leave_no_idle_connections_behind(app, db_url):
+    """The checks run on several connections at once; none of them stays open afterwards."""
+    engine = catalog_health(app).engine
+    engine.dispose()
+    opened = []
+
+    def count(*_args):
+        opened.append(1)
+
+    event.listen(engine, "connect", count)
+    try:
+        report = catalog_health(app).report(cached=False)
+    finally:
+        event.remove(engine, "connect", count)
+    assert report.get("no_cast").status == "ok"
+    assert len(opened) >= 3  # it did run on several connections at once
+    observer = _engine(db_url)
+    with observer.connect() as conn:
+        still_open = conn.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    observer.dispose()
+    assert still_open == 0
 
 
 def test_samples_are_affected_rows_and_duplicate_samples_are_whole_groups(app):
