@@ -62,9 +62,12 @@ class Served:
                 time.sleep(0.5)
         raise click.ClickException(f"{target} did not start; see {log}")
 
-    def worker_memory_mb(self) -> list[tuple[float, float]]:
-        """(RSS, private) MB per worker. RSS counts the pages shared with the master (and
-        the other worker) in full; private is what this worker alone adds."""
+    def worker_memory_mb(self) -> list[tuple[float, float, float]]:
+        """(RSS, PSS, private) MB per worker. RSS counts the pages shared with the master (and
+        the other worker, and every other process mapping the same libraries) in full; PSS
+        divides each shared page among the processes sharing it (what the worker costs the
+        machine: the PSS of all processes adds up to the memory in use); private is what
+        this worker alone adds."""
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
         sizes = []
         for pid in children:
@@ -73,7 +76,7 @@ class Served:
                 name, _, value = line.partition(":")
                 fields[name] = int(value.split()[0]) if value.split() else 0
             private = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
-            sizes.append((fields.get("Rss", 0) / 1024, private / 1024))
+            sizes.append((fields.get("Rss", 0) / 1024, fields.get("Pss", 0) / 1024, private / 1024))
         return sizes
 
     def stop(self) -> None:
@@ -190,7 +193,10 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
     from .benchapps import console_app, plain_app
 
     ours_filter, plain_filter = _filter_arg(console_app()), _filter_arg(plain_app())
-    page_size, deep = 20, 1000  # plain Flask-Admin's default page size, for the same rows on screen
+    # 20: plain Flask-Admin's default page size, for the same rows on screen. Page 1,000, or the
+    # middle page of a smaller catalog.
+    page_size = 20
+    deep = min(1000, max(movies // page_size // 2, 2))
     key = _page_key(url, deep - 1, page_size)
     scenarios = [
         ("list, first page", f"/admin/movies/?page_size={page_size}", "/admin/movies/"),
@@ -202,7 +208,7 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
         ("review apply (confirm + execute)", "/admin/review-queue/", None),
     ]
     load_before = os.getloadavg()
-    logs = Path(data_dir if cluster else ".") / "logs"
+    logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     ours = Served("backoffice.benchapps:console_app()", env, logs / "console.log")
     plain = Served("backoffice.benchapps:plain_app()", env, logs / "plain.log")
@@ -270,6 +276,7 @@ def _report(movies, count, rows, notes, rps, rss) -> None:
                f"{rps[2]:.0f} | {rps[0] / rps[2]:.2f} |")
     mb = lambda sizes, i: ", ".join(f"{m[i]:.0f}" for m in sizes)  # noqa: E731
     click.echo(f"| worker RSS MB (each) | {mb(rss[0], 0)} | {mb(rss[1], 0)} | | {mb(rss[2], 0)} | |")
-    click.echo(f"| worker private MB (each) | {mb(rss[0], 1)} | {mb(rss[1], 1)} | | {mb(rss[2], 1)} | |")
+    click.echo(f"| worker PSS MB (each) | {mb(rss[0], 1)} | {mb(rss[1], 1)} | | {mb(rss[2], 1)} | |")
+    click.echo(f"| worker private MB (each) | {mb(rss[0], 2)} | {mb(rss[1], 2)} | | {mb(rss[2], 2)} | |")
     for note in notes:
         click.echo(f"note: {note}")
