@@ -104,6 +104,9 @@ CASES = [
     ("E031", '[views.attachments]\nsearch = ["name", "published"]\n',
      "F: views.attachments.search[1]: cannot search 'published': it holds no text (bool); "
      "add it to filters instead [backoffice.E031]"),
+    ("E032", '[views.attachments]\nsortable = ["name", "body"]\n',
+     "F: views.attachments.sortable[1]: cannot sort by 'body' (BLOB); sorting works on text, numbers, dates, "
+     "times, booleans, enums and uuids [backoffice.E032]"),
     ("W010", '[views.movies]\nread_only = true\ndelete = "admin"\n',
      "F: views.movies.delete: 'admin' may delete, but the screen is read_only; the role has no effect "
      "[backoffice.W010]"),

@@ -15,6 +15,7 @@ from .access import ModelRoleMixin
 from .audited import AuditedViewMixin
 from .columns import ColumnsMixin, _refused_reading
 from .concurrency import ConcurrencyMixin
+from .indexed import IndexedDefaultsMixin
 from .listing import ListingMixin
 from .ux import OperatorUxMixin
 from .safety import ExportSafetyMixin, FormRefusalMixin
@@ -31,7 +32,7 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin,
-                         ExportSafetyMixin, ListingMixin, ColumnsMixin, ModelView):
+                         ExportSafetyMixin, IndexedDefaultsMixin, ListingMixin, ColumnsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

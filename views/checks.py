@@ -15,6 +15,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from backoffice.declarations import Declarations, Problem, did_you_mean, problem, register_check
 
+from .columns import UNSORTABLE, category_of
 from .formatters import FORMATTERS, TemplateError, parse_template, type_family
 from .options import COUNT_STRATEGIES, ROLE_CHOICES
 
@@ -130,7 +131,7 @@ class _ViewChecker:
                          "(read-only in the console); the role has no effect")
 
     def column_lists(self) -> None:
-        for key in ("list", "details", "never_show", "search", "filters"):
+        for key in ("list", "details", "never_show", "search", "filters", "sortable"):
             seen: dict[str, int] = {}
             for index, name in enumerate(_str_list(self.spec.get(key))):
                 option = f"{key}[{index}]"
@@ -147,6 +148,9 @@ class _ViewChecker:
                         type(column.type).__name__, column, name):
                     self.add("backoffice.E030", option, f"cannot filter on '{name}' ({type(column.type).__name__})",
                              "filters work on text, numbers, dates, times, booleans, enums and uuids")
+                elif key == "sortable" and category_of(column) in UNSORTABLE:
+                    self.add("backoffice.E032", option, f"cannot sort by '{name}' ({type(column.type).__name__})",
+                             "sorting works on text, numbers, dates, times, booleans, enums and uuids")
                 elif key == "search":
                     family = type_family(column.type)
                     if family in ("integer", "number"):

@@ -20,13 +20,14 @@ from models.reflection import ReflectedTable
 from . import fields as custom
 from .display import LIST_TEXT_LIMIT, display_value, formatter, link_targets
 
-__all__ = ["ColumnPlan", "ColumnsMixin", "column_plans", "category_of", "label_for"]
+__all__ = ["ColumnPlan", "ColumnsMixin", "column_plans", "category_of", "label_for", "UNSORTABLE"]
 
 MAX_FILTERS = 12
 NULL_MARK = "\x00"
 
 #: Categories that can be sorted and compared in SQL (json and unknown types cannot).
-_UNSORTABLE = {"json", "binary", "unknown", "tsvector"}
+#: Categories a list cannot be sorted by (no ordering, or one that means nothing to an operator).
+UNSORTABLE = frozenset({"json", "binary", "unknown", "tsvector"})
 _FILTERABLE = {"integer", "numeric", "float", "boolean", "date", "datetime", "string", "text", "enum"}
 _OVERRIDES = {"datetime": custom.IsoDateTimeField, "uuid": custom.UUIDField,
               "interval": custom.IntervalField, "network": custom.PlainTextField}
@@ -146,7 +147,7 @@ def column_plans(entry: ReflectedTable) -> list[ColumnPlan]:
         plans.append(ColumnPlan(
             name=column.name, key=column.key, label=label_for(column.name), type_name=_type_name(column),
             category=category, editable=not entry.read_only and not reason,
-            sortable=category not in _UNSORTABLE,
+            sortable=category not in UNSORTABLE,
             reason=reason or note,
         ))
     return plans
@@ -178,6 +179,9 @@ class ColumnsMixin:
             self.column_list = [p.key for p in plans]
         if self.column_details_list is None:
             self.column_details_list = [p.key for p in plans]
+        # Derived, not declared: on a large table only indexed ones are offered (views/indexed.py).
+        self.sortable_defaulted = self.column_sortable_list is None
+        self.filters_defaulted = self.column_filters is None
         if self.column_sortable_list is None:
             self.column_sortable_list = [p.key for p in plans if p.sortable]
         own = dict(self.column_formatters or {})  # a custom class's or the file's: they win everywhere

@@ -30,8 +30,12 @@ VIEW_OPTIONS = (
            'never_show = ["internal_notes"]'),
     Option("search", "str-list", "Text columns the search box matches (case-insensitive, contains).", "[]",
            'search = ["title", "original_title", "imdb_id"]'),
-    Option("filters", "str-list", "Columns offered as filters.", "[]",
+    Option("filters", "str-list", "Columns offered as filters.",
+           "every filterable column; on a large table the indexed ones",
            'filters = ["release_date", "original_language"]'),
+    Option("sortable", "str-list", "Columns the list can be sorted by (header links).",
+           "every sortable column; on a large table the indexed ones",
+           'sortable = ["title", "release_date"]'),
     Option("sort", "str|str-list", "Default order: a column, '-column' for descending, or a list of them. "
            "The primary key is always appended so pages are stable.", "the primary key",
            'sort = "-updated_at"'),
@@ -58,7 +62,7 @@ VIEW_OPTIONS = (
 )
 
 #: Options whose value names columns (str-list) or is keyed by column (table).
-COLUMN_OPTIONS = ("list", "never_show", "search", "filters", "details", "labels", "links", "formatters")
+COLUMN_OPTIONS = ("list", "never_show", "search", "filters", "sortable", "details", "labels", "links", "formatters")
 
 declare_options("views", *VIEW_OPTIONS)
 
@@ -82,6 +86,7 @@ PROBLEM_IDS.update({
     "backoffice.E028": "a column has both a link and a formatter",
     "backoffice.E030": "a filter on a column type that cannot be filtered",
     "backoffice.E031": "search on a column that holds no text",
+    "backoffice.E032": "sortable names a column whose type cannot be sorted",
     "backoffice.E035": "a custom view class names no reflected table or view",
     "backoffice.E036": "two custom view classes claim the same table",
     "backoffice.W010": "create / edit / delete granted on a screen declared read_only",

@@ -111,6 +111,8 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
         attrs["column_searchable_list"] = [attr(c) for c in spec["search"]]
     if "filters" in spec:
         attrs["column_filters"] = [attr(c) for c in spec["filters"]]
+    if "sortable" in spec:
+        attrs["column_sortable_list"] = [attr(c) for c in spec["sortable"]]
     if never:
         attrs["never_show"] = frozenset(never)
         base = view_class
