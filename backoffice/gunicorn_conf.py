@@ -12,12 +12,22 @@ own (private) memory is what its requests allocate. Two things make that hold:
 - ``gc.freeze()`` moves every start-up object into the collector's permanent
   generation, so the workers' garbage collections do not write to (and thereby
   copy) the shared pages that hold them.
+
+After each request a worker gives back what the request left behind (``post_request``):
+a young-generation collection frees the page's objects that sit in reference cycles
+(Jinja's render contexts and macros hold the page's rows), then ``malloc_trim``
+returns the free pages inside the C heap (the page's text, its bytes, result
+buffers) to the system. Without it a worker carries the garbage of its last request
+into the next one and keeps the freed pages resident: about 3.5 MB of RSS per worker
+on the demo catalog, for well under a millisecond per request (``backoffice bench``
+measures both).
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 
-__all__ = ["preload_app", "pre_fork", "close_database_connections"]
+__all__ = ["preload_app", "pre_fork", "post_request", "close_database_connections"]
 
 preload_app = True
 
@@ -35,3 +45,20 @@ def close_database_connections(app) -> None:
 def pre_fork(server, worker) -> None:  # gunicorn hook, runs in the master before each fork
     close_database_connections(server.app.wsgi())
     gc.freeze()
+
+
+def _malloc_trim():
+    # glibc only (musl and macOS have no malloc_trim): elsewhere the collection alone runs.
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)  # the C library the interpreter runs on
+    except OSError:
+        return None
+
+
+_trim = _malloc_trim()
+
+
+def post_request(worker, req, environ, resp) -> None:  # gunicorn hook, runs in the worker after each response
+    gc.collect(1)
+    if _trim is not None:
+        _trim(0)

@@ -29,6 +29,7 @@ def _list(values) -> str:
 
 def _entry(screen: str, entry) -> list[str]:
     from views.base import ReflectedModelView
+    from views.columns import UNSORTABLE, category_of
     from views.formatters import type_family
     from views.tuning import DEFAULT_ORDER
 
@@ -39,6 +40,7 @@ def _entry(screen: str, entry) -> list[str]:
     converter = ReflectedModelView.filter_converter
     filters = [c.name for c in columns if c.name not in entry.primary_key and families[c.name] != "text"
                and converter.convert(type(c.type).__name__, c, c.name)]
+    sortable = [c.name for c in columns if category_of(c) not in UNSORTABLE]
     kind = f"{entry.kind}, {'read-only' if entry.read_only else 'CRUD'}"
     lines = [f"## {entry.qualified_name}: {kind}; {len(columns)} columns; primary key "
              f"{', '.join(entry.primary_key) or '(none)'}"]
@@ -54,6 +56,7 @@ def _entry(screen: str, entry) -> list[str]:
         ("never_show", "[]"),
         ("search", _list(text_columns)),
         ("filters", _list(filters)),
+        ("sortable", _list(sortable)),
         ("sort", _list(entry.primary_key)),
         ("page_size", str(ReflectedModelView.page_size)),
         ("count", '"auto"'),

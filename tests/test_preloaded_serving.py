@@ -83,3 +83,30 @@ def test_close_database_connections_empties_the_pool(app):
     close_database_connections(app)
     with app.app_context():
         assert app.extensions["sqlalchemy"].engine.pool.checkedin() == 0
+
+
+def test_after_each_response_the_worker_frees_what_the_request_left_in_cycles():
+    import gc
+    import platform
+    import weakref
+
+    from backoffice import gunicorn_conf
+
+    class Page:
+        pass
+
+    was_enabled = gc.isenabled()
+    gc.disable()  # only the hook may collect here
+    try:
+        page = Page()
+        page.context = {"page": page}  # a render context that refers back to its page
+        left_behind = weakref.ref(page)
+        del page
+        assert left_behind() is not None  # reference counting alone cannot free a cycle
+        gunicorn_conf.post_request(None, None, {}, None)
+        assert left_behind() is None
+    finally:
+        if was_enabled:
+            gc.enable()
+    if platform.libc_ver()[0] == "glibc":
+        assert gunicorn_conf._trim is not None  # the C heap's free pages go back to the system too
