@@ -30,17 +30,29 @@ class IndexedDefaultsMixin:
         """Whether this screen's defaults are narrowed to indexed columns right now."""
         return (self.sortable_defaulted or self.filters_defaulted) and self.table_size().large  # type: ignore[attr-defined]
 
-    def indexed_attributes(self) -> set[str]:
-        """Attribute keys of the columns an index leads with (the primary key included)."""
-        mapper = inspect(self.entry.model)  # type: ignore[attr-defined]
-        table = self.entry.table  # type: ignore[attr-defined]
-        keys = set()
-        for name in self._indexed_names():  # type: ignore[attr-defined]
-            try:
-                keys.add(mapper.get_property_by_column(table.c[name]).key)
-            except Exception:  # a column the mapping does not expose
-                continue
+    def indexed_attributes(self) -> frozenset[str]:
+        """Attribute keys of the columns an index leads with (the primary key included).
+        The reflected indexes do not change while the console runs: computed once."""
+        keys = self.__dict__.get("_indexed_attributes")
+        if keys is None:
+            mapper = inspect(self.entry.model)  # type: ignore[attr-defined]
+            table = self.entry.table  # type: ignore[attr-defined]
+            found = set()
+            for name in self._indexed_names():  # type: ignore[attr-defined]
+                try:
+                    found.add(mapper.get_property_by_column(table.c[name]).key)
+                except Exception:  # a column the mapping does not expose
+                    continue
+            keys = self._indexed_attributes = frozenset(found)
         return keys
+
+    def indexed_columns(self) -> frozenset:
+        columns = self.__dict__.get("_indexed_columns")
+        if columns is None:
+            table = self.entry.table  # type: ignore[attr-defined]
+            columns = self._indexed_columns = frozenset(
+                table.c[name] for name in self._indexed_names() if name in table.c)  # type: ignore[attr-defined]
+        return columns
 
     def is_sortable(self, name: str) -> bool:
         if not super().is_sortable(name):  # type: ignore[misc]
@@ -53,8 +65,7 @@ class IndexedDefaultsMixin:
         groups = super()._get_filter_groups()  # type: ignore[misc]
         if not groups or not self.filters_defaulted or not self.indexed_only():
             return groups
-        indexed = {self.entry.table.c[name] for name in self._indexed_names()  # type: ignore[attr-defined]
-                   if name in self.entry.table.c}  # type: ignore[attr-defined]
+        indexed = self.indexed_columns()
         # The entries keep their index into self._filters, so the URLs of the filters
         # that remain (and of any bookmarked one) mean what they meant before.
         kept = {}

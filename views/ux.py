@@ -14,7 +14,7 @@ import re
 
 from flask import g, request, session
 from flask_admin.menu import MenuCategory
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import inspect as sa_inspect
 
 __all__ = ["OperatorUxMixin", "init_app", "order_menu", "relative_time", "utc_text", "timestamp", "badge",
@@ -64,10 +64,12 @@ def utc_text(value: dt.datetime) -> str:
 def timestamp(value: dt.datetime, shown=None) -> Markup:
     """``<time>`` in UTC with a relative hint; ``shown`` (a declared rendering) is kept."""
     utc = _as_utc(value)
-    label = shown if isinstance(shown, Markup) else utc_text(value)
-    return Markup('<time class="backoffice-time" datetime="%s" title="%s">%s</time> '
-                  '<small class="text-muted backoffice-ago">%s</small>') % (
-        utc.isoformat(), utc_text(value), label, relative_time(utc))
+    text = utc_text(utc)
+    label = shown if isinstance(shown, Markup) else text
+    # ISO and UTC texts and the relative hint are digits, letters and "-:+. " only: nothing
+    # to escape (this runs for every timestamp cell of every list page).
+    return Markup(f'<time class="backoffice-time" datetime="{utc.isoformat()}" title="{text}">{escape(label)}</time> '
+                  f'<small class="text-muted backoffice-ago">{relative_time(utc)}</small>')
 
 
 def init_app(app, admin) -> None:
@@ -118,13 +120,15 @@ def truncated(text: str, shown=None, limit: int = LIST_TEXT_LIMIT) -> Markup:
 
 
 def _decorate(original, name: str, in_list: bool):
+    status = name.rsplit(".", 1)[-1] in STATUS_COLUMNS
+
     def render(view, context, model, column_name):
         raw = view._get_field_value(model, name)
         shown = original(view, context, model, column_name) if original else raw
         if isinstance(raw, dt.datetime):
             return timestamp(raw, shown)
         if isinstance(raw, str):
-            if name.rsplit(".", 1)[-1] in STATUS_COLUMNS and not isinstance(shown, Markup) and len(raw) <= 40:
+            if status and not isinstance(shown, Markup) and len(raw) <= 40:
                 return badge(raw)
             if in_list and len(raw) > LIST_TEXT_LIMIT:
                 return truncated(raw, shown)
