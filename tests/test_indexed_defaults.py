@@ -65,14 +65,19 @@ def test_a_small_table_offers_every_column(app):
     assert "backoffice-indexed-only" not in body
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_declared_columns_are_offered_whatever_the_size(make_app, tmp_path):
+def _large_and_declared(make_app, tmp_path, declarations: str):
     config = tmp_path / "screens.toml"
-    config.write_text('[views.movies]\nsortable = ["title", "id"]\nfilters = ["title", "runtime_minutes"]\n')
+    config.write_text("[views.movies]\n" + declarations)
     app = make_app(BACKOFFICE_CONFIG=str(config))
     _as_large(app)
     body = app.test_client().get("/admin/movies/").get_data(as_text=True)
-    sorts, filters = _offered(body)
+    return _offered(body), body
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_declared_columns_are_offered_whatever_the_size(make_app, tmp_path):
+    (sorts, filters), body = _large_and_declared(
+        make_app, tmp_path, 'sortable = ["title", "id"]\nfilters = ["title", "runtime_minutes"]\n')
     assert sorts == {"Title", "Id"}
     assert filters == {"Title", "Runtime minutes"}
     assert "backoffice-indexed-only" not in body
@@ -80,11 +85,6 @@ def test_declared_columns_are_offered_whatever_the_size(make_app, tmp_path):
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_declaring_only_filters_still_narrows_the_sort_links(make_app, tmp_path):
-    config = tmp_path / "screens.toml"
-    config.write_text('[views.movies]\nfilters = ["title"]\n')
-    app = make_app(BACKOFFICE_CONFIG=str(config))
-    _as_large(app)
-    body = app.test_client().get("/admin/movies/").get_data(as_text=True)
-    sorts, filters = _offered(body)
+    (sorts, filters), body = _large_and_declared(make_app, tmp_path, 'filters = ["title"]\n')
     assert sorts == INDEXED_MOVIE_LABELS and filters == {"Title"}
     assert "This table is large: it can be sorted by indexed columns only (Id, " in body
