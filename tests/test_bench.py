@@ -22,7 +22,9 @@ def test_the_benchmark_runs_every_scenario_and_prints_every_figure(pg_demo_url, 
     assert "seeding" not in out  # the catalog in DATABASE_URL had the movies asked for: reused
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| ([^|]+?) \| (.*)$", out, re.M)}
     cell = r"\d+\.\d / \d+\.\d"
-    for scenario in ("list, first page", "list, page 50", "title search", "filtered list"):  # 2,000 movies: page 50 is the middle
+    scenarios = ("list, first page", "list, page 50", "title search, no match", "title search, frequent word",
+                 "filtered list")  # 2,000 movies: page 50 is the middle
+    for scenario in scenarios:
         assert re.match(rf"{cell} \| {cell} \| \d+\.\d\d \| ", rows[scenario]), (scenario, out)
     assert re.match(rf"{cell} \| {cell} \| \d+\.\d\d \| {cell} \| \d+\.\d\d \|", rows["list, first page"])
     for scenario in ("catalog-health overview", "review apply (confirm + execute)"):
