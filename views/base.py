@@ -18,6 +18,7 @@ from .concurrency import ConcurrencyMixin
 from .listing import ListingMixin
 from .ux import OperatorUxMixin
 from .safety import ExportSafetyMixin, FormRefusalMixin
+from .startup import ClassActionsMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
 
@@ -31,7 +32,7 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin,
-                         ExportSafetyMixin, ListingMixin, ColumnsMixin, ModelView):
+                         ExportSafetyMixin, ListingMixin, ColumnsMixin, ClassActionsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
