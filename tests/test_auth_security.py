@@ -33,6 +33,7 @@ def test_secure_headers_on_every_response(make_app):
         _assert_secure_headers(response, path)
         if not path.startswith("/static/"):
             assert response.headers["Cache-Control"] == "no-store", path
+        response.close()  # a static file stays open until closed (a ResourceWarning otherwise)
 
 
 def test_session_cookie_is_httponly_strict_and_secure_over_https(make_app):

@@ -19,6 +19,7 @@ from .indexed import IndexedDefaultsMixin
 from .listing import ListingMixin
 from .ux import OperatorUxMixin
 from .safety import ExportSafetyMixin, FormRefusalMixin
+from .startup import ClassActionsMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
 
@@ -32,7 +33,8 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin,
-                         ExportSafetyMixin, IndexedDefaultsMixin, ListingMixin, ColumnsMixin, ModelView):
+                         ExportSafetyMixin, IndexedDefaultsMixin, ListingMixin, ColumnsMixin, ClassActionsMixin,
+                         ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
