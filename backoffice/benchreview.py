@@ -6,18 +6,25 @@ the signed token bound to that id) and *execute* (CSRF token plus the signed tok
 answered with a redirect, not followed). Each apply takes a different pending review
 whose candidate TMDB id no movie holds, one per movie, so every apply really changes a
 row (and closes its movie's other pending reviews) instead of being skipped.
+
+Plain Flask-Admin has no review queue; the nearest thing its operators have is the
+movie's edit form: open it, change ``tmdb_id``, save. :func:`measure_plain_edit`
+times exactly that (a GET of the form and the POST of every field as the form holds
+it, with a TMDB id no movie has), on movies of its own, so the two can be compared.
 """
 from __future__ import annotations
 
 import http.cookiejar
 import re
+from html.parser import HTMLParser
 import statistics
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
-__all__ = ["applicable_reviews", "measure_review_apply", "applied_count"]
+__all__ = ["applicable_reviews", "measure_review_apply", "applied_count", "editable_movies", "measure_plain_edit",
+           "edited_count"]
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _TOKEN = re.compile(r'name="token" value="([^"]+)"')
@@ -81,3 +88,81 @@ def _post(opener, url: str, fields: dict) -> tuple[int, str]:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace")
+
+
+def editable_movies(engine, count: int) -> list[tuple[int, int]]:
+    """(movie id, a TMDB id no movie holds) for ``count`` movies with no pending review."""
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        top = conn.execute(text("SELECT coalesce(max(tmdb_id), 0) FROM movies")).scalar()
+        ids = conn.execute(text(
+            "SELECT m.id FROM movies m WHERE NOT EXISTS (SELECT 1 FROM tmdb_match_reviews r "
+            "WHERE r.movie_id = m.id AND r.status = 'pending') ORDER BY m.id DESC LIMIT :n"), {"n": count}).scalars()
+        return [(movie_id, top + 1 + i) for i, movie_id in enumerate(ids)]
+
+
+def edited_count(engine, edits: list[tuple[int, int]]) -> int:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        return sum(conn.execute(text("SELECT count(*) FROM movies WHERE id = :id AND tmdb_id = :tmdb"),
+                                {"id": movie_id, "tmdb": tmdb_id}).scalar() for movie_id, tmdb_id in edits)
+
+
+class _FormFields(HTMLParser):
+    """The fields a browser would send from Flask-Admin's edit form (its buttons left out)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self._textarea: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        name = a.get("name")
+        if tag == "input" and name and not name.startswith("_") and a.get("type") not in ("submit", "button"):
+            if a.get("type") not in ("checkbox", "radio") or "checked" in a:
+                self.fields[name] = a.get("value") or ""
+        elif tag == "textarea" and name:
+            self._textarea = name
+            self.fields[name] = ""
+        elif tag == "select" and name:
+            self._select = name
+        elif tag == "option" and self._select and "selected" in a:
+            self.fields[self._select] = a.get("value") or ""
+
+    def handle_endtag(self, tag):
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data):
+        if self._textarea:
+            self.fields[self._textarea] += data
+
+
+def measure_plain_edit(base: str, edits: list[tuple[int, int]], warmup: int = 3) -> tuple[float, float, int]:
+    """Median and p95 ms of opening plain Flask-Admin's edit form and saving it with a new
+    ``tmdb_id``, over ``edits`` (the first ``warmup`` not counted); the last unexpected status."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+                                         _NoRedirect())
+    samples, unexpected = [], 0
+    for index, (movie_id, tmdb_id) in enumerate(edits):
+        url = f"{base}/admin/movies/edit/?id={movie_id}"
+        started = time.perf_counter()
+        with opener.open(url, timeout=60) as response:
+            form = _FormFields()
+            form.feed(response.read().decode())
+        form.fields["tmdb_id"] = str(tmdb_id)
+        status, _ = _post(opener, url, form.fields)
+        if status != 302:
+            unexpected = status
+        if index >= warmup:
+            samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    if not samples:
+        return 0.0, 0.0, unexpected or 500
+    return statistics.median(samples), samples[max(int(len(samples) * 0.95) - 1, 0)], unexpected

@@ -28,7 +28,8 @@ class IndexedDefaultsMixin:
 
     def indexed_only(self) -> bool:
         """Whether this screen's defaults are narrowed to indexed columns right now."""
-        return (self.sortable_defaulted or self.filters_defaulted) and self.table_size().large  # type: ignore[attr-defined]
+        narrowable = self.sortable_defaulted or self.filters_defaulted
+        return narrowable and self.table_size().large  # type: ignore[attr-defined]
 
     def indexed_attributes(self) -> frozenset[str]:
         """Attribute keys of the columns an index leads with (the primary key included).
@@ -79,8 +80,10 @@ class IndexedDefaultsMixin:
         """What the list says under the table when it offers fewer columns than usual."""
         if not self.indexed_only():
             return None
-        offered = [self.column_labels.get(key, key)  # type: ignore[attr-defined]
-                   for key in self.column_sortable_list or () if key in self.indexed_attributes()]  # type: ignore[attr-defined]
+        indexed = self.indexed_attributes()
+        labels = self.column_labels  # type: ignore[attr-defined]
+        sortable = self.column_sortable_list or ()  # type: ignore[attr-defined]
+        offered = [labels.get(key, key) for key in sortable if key in indexed]
         how = " and ".join(w for w, on in (("sorted", self.sortable_defaulted),
                                            ("filtered", self.filters_defaulted)) if on)
         columns = ", ".join(offered) if offered else "the primary key"

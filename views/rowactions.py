@@ -88,7 +88,8 @@ class RowActionsMixin:
             parts.append(f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
                          f'value="{escape(row_id)}" title="{title}" /></td>')
         if self.column_display_actions:  # type: ignore[attr-defined]
-            parts.append(f'<td class="list-buttons-column">{self.render_row_actions(context, row_actions, row_id, row)}</td>')
+            rendered = self.render_row_actions(context, row_actions, row_id, row)
+            parts.append(f'<td class="list-buttons-column">{rendered}</td>')
         parts.append(self.render_row_cells(context, row, list_columns))
         return Markup("".join(parts))
 
@@ -139,8 +140,8 @@ class RowActionsMixin:
                 try:
                     return type_fmt(self, value, name)
                 except TypeError:  # an old two-argument formatter: Flask-Admin's own path handles it
-                    return self._get_list_value(context, model, name, self.column_formatters,  # type: ignore[attr-defined]
-                                                type_formatters)
+                    formatters = self.column_formatters  # type: ignore[attr-defined]
+                    return self._get_list_value(context, model, name, formatters, type_formatters)
 
             return f'<td class="col-{escape(name)}">', value_of
 
