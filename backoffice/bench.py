@@ -22,6 +22,8 @@ from pathlib import Path
 
 import click
 
+from .benchreview import median_p95
+
 __all__ = ["bench"]
 
 
@@ -106,8 +108,7 @@ def _latencies(urls: list[str | None], requests: int) -> list[tuple[float, float
         if not url:
             result.append(None)
             continue
-        xs = sorted(samples[url])
-        result.append((statistics.median(xs), xs[max(int(len(xs) * 0.95) - 1, 0)], status[url]))
+        result.append((*median_p95(samples[url]), status[url]))
     return result
 
 
@@ -248,36 +249,38 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
 
 def _review_apply(url: str, base: str, count: int):
     """Median / p95 of ``count`` applies (each on a different pending review), or None."""
-    from sqlalchemy import create_engine
-
     from .benchreview import applicable_reviews, applied_count, measure_review_apply
-    from .settings import normalise_database_url
 
-    engine = create_engine(normalise_database_url(url))
-    try:
+    def choose(engine):
         ids = applicable_reviews(engine, count + 3)
-        if len(ids) < count + 3:
-            return None  # the pending reviews are used up: re-seed (``seed-demo``) to measure again
-        median, p95, unexpected = measure_review_apply(base, ids, warmup=3)
-        if applied_count(engine, ids) != len(ids):
-            unexpected = unexpected or 409
-    finally:
-        engine.dispose()
-    return median, p95, unexpected or 200
+        # Too few left: the pending reviews are used up; re-seed (``seed-demo``) to measure again.
+        return ids if len(ids) == count + 3 else None
+
+    return _measured_writes(url, choose, lambda ids: measure_review_apply(base, ids, warmup=3), applied_count)
 
 
 def _plain_edit(url: str, base: str, count: int):
     """Median / p95 of plain Flask-Admin's edit form opened and saved with a new tmdb_id."""
+    from .benchreview import editable_movies, edited_count, measure_plain_edit
+
+    return _measured_writes(url, lambda engine: editable_movies(engine, count + 3),
+                            lambda edits: measure_plain_edit(base, edits, warmup=3), edited_count)
+
+
+def _measured_writes(url: str, choose, measure, carried_out):
+    """Time the writes ``measure`` makes on the targets ``choose`` picks, then check in the
+    database that every one took effect (a write that did not counts as HTTP 409)."""
     from sqlalchemy import create_engine
 
-    from .benchreview import editable_movies, edited_count, measure_plain_edit
     from .settings import normalise_database_url
 
     engine = create_engine(normalise_database_url(url))
     try:
-        edits = editable_movies(engine, count + 3)
-        median, p95, unexpected = measure_plain_edit(base, edits, warmup=3)
-        if edited_count(engine, edits) != len(edits):
+        targets = choose(engine)
+        if targets is None:
+            return None
+        median, p95, unexpected = measure(targets)
+        if carried_out(engine, targets) != len(targets):
             unexpected = unexpected or 409
     finally:
         engine.dispose()

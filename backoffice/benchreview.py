@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 __all__ = ["applicable_reviews", "measure_review_apply", "applied_count", "editable_movies", "measure_plain_edit",
-           "edited_count"]
+           "edited_count", "median_p95", "summary"]
 
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 _TOKEN = re.compile(r'name="token" value="([^"]+)"')
@@ -33,6 +33,19 @@ _TOKEN = re.compile(r'name="token" value="([^"]+)"')
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None  # the redirect after execute is the answer; the list it leads to is not
+
+
+def median_p95(samples: list[float]) -> tuple[float, float]:
+    """Median and 95th percentile (nearest rank) of the timings, in their unit."""
+    xs = sorted(samples)
+    return statistics.median(xs), xs[max(int(len(xs) * 0.95) - 1, 0)]
+
+
+def summary(samples: list[float], unexpected: int) -> tuple[float, float, int]:
+    """(median, p95, last unexpected status); no sample at all counts as a failure."""
+    if not samples:
+        return 0.0, 0.0, unexpected or 500
+    return (*median_p95(samples), unexpected)
 
 
 def applicable_reviews(engine, count: int) -> list[int]:
@@ -75,10 +88,7 @@ def measure_review_apply(base: str, ids: list[int], warmup: int = 3) -> tuple[fl
             unexpected = status
         if index >= warmup:
             samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    if not samples:
-        return 0.0, 0.0, unexpected or 500
-    return statistics.median(samples), samples[max(int(len(samples) * 0.95) - 1, 0)], unexpected
+    return summary(samples, unexpected)
 
 
 def _post(opener, url: str, fields: dict) -> tuple[int, str]:
@@ -162,7 +172,4 @@ def measure_plain_edit(base: str, edits: list[tuple[int, int]], warmup: int = 3)
             unexpected = status
         if index >= warmup:
             samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    if not samples:
-        return 0.0, 0.0, unexpected or 500
-    return statistics.median(samples), samples[max(int(len(samples) * 0.95) - 1, 0)], unexpected
+    return summary(samples, unexpected)
