@@ -1,2 +1,3 @@
-from backoffice import create_app
+from backoffice.app import create_app
+
 app = create_app()

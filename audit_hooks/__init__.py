@@ -42,14 +42,14 @@ import logging
 import pluggy
 from flask import Flask
 
-from . import loading as _loading  # noqa: F401  (registers the [hooks] declaration check)
-from .changeset import AuditContext, ChangeSet, RowChange, audit_action
-from .errors import AuditError, AuditGuardError, AuditVeto
-from .hookspecs import PROJECT, AuditSpecs, hookimpl
+from audit_hooks.changeset import AuditContext, ChangeSet, RowChange, audit_action
+from audit_hooks.errors import AuditError, AuditGuardError, AuditVeto
+from audit_hooks.hookspecs import PROJECT, AuditSpecs, hookimpl
+from audit_hooks.loading import register_rules
 
 __all__ = [
     "init_app", "audit_action", "ChangeSet", "RowChange", "AuditContext", "AuditError", "AuditVeto",
-    "AuditGuardError", "hookimpl", "make_plugin_manager",
+    "AuditGuardError", "hookimpl", "make_plugin_manager", "register_rules",
 ]
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ log = logging.getLogger(__name__)
 
 def make_plugin_manager(paths: tuple[str, ...] | list[str] = ()) -> pluggy.PluginManager:
     """The hook manager: the specs, the built-in writer, then each dotted path's hook."""
-    from .loading import load_hook
-    from .writer import AuditWriter
+    from audit_hooks.loading import load_hook
+    from audit_hooks.writer import AuditWriter
 
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(AuditSpecs)
@@ -77,12 +77,12 @@ def init_app(app: Flask, db, reflection, settings, declarations) -> pluggy.Plugi
     must not accept them. When it cannot be created (no privilege), start-up goes on
     for reading, and every write is refused by the writer with a message saying so.
     """
-    from backoffice.settings import SettingsError
+    from backoffice.core.settings import SettingsError
     from models.own import init_db
 
-    from .collector import Collector
-    from .guard import Guard
-    from .loading import HookLoadError
+    from audit_hooks.collector import Collector
+    from audit_hooks.guard import Guard
+    from audit_hooks.loading import HookLoadError
 
     with app.app_context():
         engine = db.engine

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, insert, select, text
 
 from models.own import audit_events
 
-from .changeset import ChangeSet
+from audit_hooks.changeset import ChangeSet
 
 __all__ = ["GENESIS", "CHAIN_LOCK_KEY", "row_hash", "append", "verify", "Verification"]
 

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from backoffice.access import Operator, current_operator
+from backoffice.core.access import Operator, current_operator
 
 __all__ = ["ChangeSet", "RowChange", "AuditContext", "audit_action", "current_context", "json_value", "OP_ACTIONS"]
 
@@ -165,7 +165,7 @@ class ChangeSet:
         """A change set for ``rows`` with the current operator, request and audit context."""
         from flask import has_request_context, request
 
-        from backoffice.requestlog import request_id
+        from backoffice.web.requestlog import request_id
 
         context = current_context()
         operator = context.actor or current_operator()

@@ -2,29 +2,24 @@
 from __future__ import annotations
 
 import click
+from sqlalchemy import inspect
 
-__all__ = ["audit_verify"]
+from audit_hooks.chain import verify
+from backoffice.core.engine import create_engine
+from backoffice.core.settings import SettingsError, load_settings
+from models.own import audit_events
+
+__all__ = ["audit_verify", "register_commands"]
 
 
 @click.command("audit-verify")
 def audit_verify() -> None:
     """Verify the audit trail's hash chain; exit 1 naming the first row that does not verify."""
-    from pathlib import Path
-
-    from sqlalchemy import create_engine, inspect
-
-    from backoffice.database import DEMO_FILE
-    from backoffice.settings import SettingsError, load_settings
-    from models.own import audit_events
-
-    from .chain import verify
-
     try:
         settings = load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-    url = settings.database_url or f"sqlite:///{Path.cwd() / 'instance' / DEMO_FILE}"
-    engine = create_engine(url)
+    engine = create_engine(settings)
     try:
         if audit_events.name not in inspect(engine).get_table_names():
             raise click.ClickException(f"{audit_events.name} does not exist (run backoffice init-db)")
@@ -38,3 +33,8 @@ def audit_verify() -> None:
     click.echo(f"audit chain BROKEN at row id={outcome.bad_id}: {outcome.problem} "
                f"({outcome.checked} row(s) before it verify)", err=True)
     raise SystemExit(1)
+
+
+def register_commands(group: click.Group) -> None:
+    """The audit subsystem's commands."""
+    group.add_command(audit_verify)

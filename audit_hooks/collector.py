@@ -25,8 +25,8 @@ from flask_admin.tools import iterencode
 from sqlalchemy import Table, event, inspect, select, tuple_
 from sqlalchemy.orm import ORMExecuteState, Session
 
-from .changeset import ChangeSet, RowChange, json_value
-from .errors import AuditGuardError
+from audit_hooks.changeset import ChangeSet, RowChange, json_value
+from audit_hooks.errors import AuditGuardError
 
 __all__ = ["Collector", "FLUSHING_KEY", "BULK_KEY", "WRITTEN_KEY"]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 
-from .errors import AuditVeto
-from .hookspecs import hookimpl
+from audit_hooks.errors import AuditVeto
+from audit_hooks.hookspecs import hookimpl
 
 __all__ = ["require_delete_reason", "log_changeset"]
 

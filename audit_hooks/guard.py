@@ -18,8 +18,8 @@ from sqlalchemy.sql.dml import Delete, Insert, Update
 
 from models.own import audit_events
 
-from .collector import BULK_KEY, FLUSHING_KEY, WRITTEN_KEY
-from .errors import AuditGuardError
+from audit_hooks.collector import BULK_KEY, FLUSHING_KEY, WRITTEN_KEY
+from audit_hooks.errors import AuditGuardError
 
 __all__ = ["Guard", "dml_targets"]
 

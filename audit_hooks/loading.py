@@ -13,24 +13,24 @@ import inspect
 from types import SimpleNamespace
 from typing import Any
 
-from backoffice.declarations import Option, PROBLEM_IDS, declare_options, did_you_mean, problem, register_check
+from backoffice.core.declarations import Option, Rules, problem
 
-from .hookspecs import PROJECT, AuditSpecs
+from audit_hooks.hookspecs import PROJECT, AuditSpecs
 
-__all__ = ["HookLoadError", "load_hook", "SPEC_NAMES"]
+__all__ = ["HookLoadError", "load_hook", "SPEC_NAMES", "register_rules"]
 
 SPEC_NAMES = tuple(name for name in vars(AuditSpecs) if name.startswith("audit_"))
 _MARK = PROJECT + "_impl"
 
-PROBLEM_IDS.update({
+HOOK_PROBLEM_IDS = {
     "backoffice.E090": "an audit hook's dotted path cannot be imported (module or attribute missing)",
     "backoffice.E091": "an audit hook's dotted path names something that is not an audit hook",
-})
-declare_options("hooks", Option(
+}
+HOOK_OPTIONS = (Option(
     "audit", "str-list",
     "Extra audit hooks, dotted paths 'package.module:function', run inside every write's transaction "
     "(added to those of BACKOFFICE_AUDIT_HOOKS)",
-    default=[], example='["audit_hooks.examples:require_delete_reason", "audit_hooks.examples:log_changeset"]'))
+    default=[], example='["audit_hooks.examples:require_delete_reason", "audit_hooks.examples:log_changeset"]'),)
 
 
 class HookLoadError(ValueError):
@@ -83,7 +83,7 @@ def load_hook(path: str) -> Any:
         def audit_changeset(changeset):
             return obj(changeset)
 
-        from .hookspecs import hookimpl
+        from audit_hooks.hookspecs import hookimpl
 
         return SimpleNamespace(audit_changeset=hookimpl(audit_changeset))
     if (inspect.ismodule(obj) or inspect.isclass(obj) or not callable(obj)) and _marked(obj):
@@ -93,7 +93,6 @@ def load_hook(path: str) -> Any:
                         + ", ".join(SPEC_NAMES) + ")")
 
 
-@register_check
 def check_hook_paths(declarations, _reflection):
     """Every ``[hooks] audit`` entry must import and be a hook."""
     paths = declarations.hooks.get("audit") if isinstance(declarations.hooks, dict) else None
@@ -106,3 +105,10 @@ def check_hook_paths(declarations, _reflection):
             load_hook(path)
         except HookLoadError as exc:
             yield problem(exc.id, declarations, f"hooks.audit[{index}]", exc.message, hint=exc.hint)
+
+
+def register_rules(rules: Rules) -> None:
+    """The ``[hooks]`` section: its option, its problem ids and the check of every dotted path."""
+    rules.declare_ids(HOOK_PROBLEM_IDS)
+    rules.declare_options("hooks", *HOOK_OPTIONS)
+    rules.add_check(check_hook_paths)

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import chain
-from .errors import AuditError
-from .hookspecs import hookimpl
+from audit_hooks.errors import AuditError
+from audit_hooks.hookspecs import hookimpl
 
 __all__ = ["AuditWriter"]
 

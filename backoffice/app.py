@@ -1,22 +1,54 @@
-"""The application factory. Nothing here is built at import time."""
+"""The composition root: builds one console from its subsystems. Nothing imports it
+but ``wsgi.py``, the command line and the tests; nothing here is built at import time.
+
+Layers, from the ground up (each imports only what stands below it):
+
+* ``backoffice/core/``: settings, roles and the current operator, declarations and
+  problem ids, the engine factory;
+* ``models/``: the reflected schema and the console's own tables;
+* the subsystems: ``backoffice/web/`` (request log, error pages, headers, CSRF,
+  health), ``backoffice/auth/``, ``audit_hooks/``, ``backoffice/catalog/``,
+  ``backoffice/queues/``, ``backoffice/demo/``; then ``views/`` (screens and pages);
+* this file, ``backoffice/cli.py``, ``backoffice/database.py``,
+  ``backoffice/gunicorn_conf.py`` and ``wsgi.py``.
+"""
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from functools import cache
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from . import auth, csrf, database, errors, health, requestlog, security
-from .declarations import DeclarationError, check_all, load_declarations
-from .settings import Settings, load_settings
-from .standby import standby_app
-from .startup import LazyBuildRule, collector_paused
+import audit_hooks
+import views
+import views.safety
 
-__all__ = ["create_app"]
+from backoffice import catalog, database, queues
+from backoffice.auth import guard
+from backoffice.core.declarations import DeclarationError, Rules, check_all, load_declarations
+from backoffice.core.settings import Settings, load_settings
+from backoffice.web import csrf, errors, health, requestlog, security
+from backoffice.web.standby import standby_app
+from backoffice.web.startup import LazyBuildRule, collector_paused
+from models.reflection import reflect
+
+__all__ = ["create_app", "console_rules"]
 
 log = logging.getLogger(__name__)
+
+
+@cache
+def console_rules() -> Rules:
+    """What the declarative file may hold: each subsystem adds its section, in this order."""
+    rules = Rules()
+    views.register_rules(rules)
+    catalog.register_rules(rules)
+    queues.register_rules(rules)
+    audit_hooks.register_rules(rules)
+    return rules
 
 
 def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
@@ -24,8 +56,8 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
 
     ``settings`` is a :class:`Settings`, a mapping read *instead of* the process
     environment (handy in tests), or None to read ``os.environ``. Raises
-    :class:`~backoffice.settings.SettingsError` on bad configuration and
-    :class:`~backoffice.declarations.DeclarationError` when the declarative file
+    :class:`~backoffice.core.settings.SettingsError` on bad configuration and
+    :class:`~backoffice.core.declarations.DeclarationError` when the declarative file
     has errors (all problems at once). When the database is unreachable it
     returns a standby app that answers 503 and switches over once it answers.
     """
@@ -38,13 +70,13 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
 
 
 def _build(settings: Settings) -> Flask:
-    with collector_paused():  # see backoffice/startup.py: a third of start-up on a big schema
+    with collector_paused():  # see backoffice/web/startup.py: a third of start-up on a big schema
         return _build_app(settings)
 
 
 def _build_app(settings: Settings) -> Flask:
     app = Flask("backoffice", instance_path=str(Path.cwd() / "instance"))
-    app.url_rule_class = LazyBuildRule  # URL builders compiled on first use (backoffice/startup.py)
+    app.url_rule_class = LazyBuildRule  # URL builders compiled on first use (backoffice/web/startup.py)
     app.config.update(
         SECRET_KEY=settings.secret_key,
         BACKOFFICE_SETTINGS=settings,
@@ -56,34 +88,30 @@ def _build_app(settings: Settings) -> Flask:
     )
     requestlog.init_app(app, settings)
     security.init_app(app, settings)
-    auth.init_app(app, settings)  # before views and CSRF: 401 / 429 / 404 come first
+    guard.init_app(app, settings)  # before views and CSRF: 401 / 429 / 404 come first
     if settings.secret_key_generated:
         log.warning("SECRET_KEY is not set: generated one for this process; "
                     "CSRF tokens will not survive a restart or work across instances")
     errors.init_app(app)
-    from views import safety
-
-    safety.init_app(app)  # oversized and NUL-bearing input: a clear 4xx before any view
+    views.safety.init_app(app)  # oversized and NUL-bearing input: a clear 4xx before any view
     health.init_app(app)
     csrf.init_app(app)
     db = database.init_app(app, settings)
 
-    from audit_hooks import init_app as init_audit
-    from models.reflection import reflect
-    from views import init_app as init_views
-
+    rules = console_rules()
     declarations = load_declarations(settings.config_path())
     with app.app_context():
         reflection = reflect(db.engine, schemas=settings.backoffice_schemas)
     app.extensions["backoffice.reflection"] = reflection
     app.extensions["backoffice.declarations"] = declarations
-    problems = check_all(declarations, reflection)
+    app.extensions["backoffice.rules"] = rules
+    problems = check_all(declarations, reflection, rules)
     for found in problems:
         if not found.is_error:
             log.warning("%s", found)
     errors_found = [p for p in problems if p.is_error]
     if errors_found:
         raise DeclarationError(errors_found)
-    init_audit(app, db, reflection, settings, declarations)
-    init_views(app, db, reflection, settings)
+    audit_hooks.init_app(app, db, reflection, settings, declarations)
+    views.init_app(app, db, reflection, settings)
     return app

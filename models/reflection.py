@@ -20,7 +20,7 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, interfaces
 
-from .own import OWN_PREFIX
+from models.own import OWN_PREFIX
 
 __all__ = ["Reflection", "ReflectedTable", "reflect", "RESERVED_ATTRIBUTES"]
 

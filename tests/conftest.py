@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from backoffice import create_app
+from backoffice.app import create_app
 from backoffice.demo import seed_demo
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 from models.own import init_db
 
-from .pg import PostgresServer, find_binaries, postgres_required
+from tests.pg import PostgresServer, find_binaries, postgres_required
 
 DEMO_MOVIES = 2000
 DEMO_SEED = 42

@@ -10,11 +10,11 @@ import pytest
 
 from audit_hooks import audit_action
 from audit_hooks.loading import check_hook_paths
-from backoffice.declarations import DeclarationError, load_declarations
-from backoffice.settings import SettingsError
+from backoffice.core.declarations import DeclarationError, load_declarations
+from backoffice.core.settings import SettingsError
 from views.audit import csv_cell
 
-from .conftest import csrf_token
+from tests.conftest import csrf_token
 
 
 def _edit_genre(app, genre_id, name, action="catalog.rename", reason=None):
@@ -135,7 +135,7 @@ def test_declared_log_hook_emits_one_structured_line_per_committed_change_set(tm
 def test_a_viewer_neither_sees_the_history_nor_its_link(app):
     from flask import g
 
-    from backoffice.access import Operator
+    from backoffice.core.access import Operator
 
     @app.before_request
     def _as_viewer():

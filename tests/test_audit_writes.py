@@ -8,12 +8,12 @@ from sqlalchemy import create_engine, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from audit_hooks import AuditError, AuditGuardError, AuditVeto, audit_action
-from backoffice.access import Operator
-from backoffice.settings import normalise_database_url
+from backoffice.core.access import Operator
+from backoffice.core.settings import normalise_database_url
 from models.own import audit_events
 from views.base import ReflectedModelView
 
-from .conftest import csrf_token
+from tests.conftest import csrf_token
 
 
 def always_veto(changeset):

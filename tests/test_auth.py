@@ -7,12 +7,12 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.security import check_password_hash
 
-import backoffice.accounts as accounts_module
-from backoffice.accounts import AccountBook, UsersFileError, read_users_file
+import backoffice.auth.accounts as accounts_module
+from backoffice.auth.accounts import AccountBook, UsersFileError, read_users_file
 from backoffice.cli import main
-from backoffice.settings import SettingsError
+from backoffice.core.settings import SettingsError
 
-from .auth_helpers import ADMIN, ENV, basic, write_users
+from tests.auth_helpers import ADMIN, ENV, basic, write_users
 
 PROTECTED = ["/admin/", "/admin/movies/", "/admin/movies/details/?id=1", "/static/backoffice.css",
              "/admin/static/bootstrap/bootstrap4/css/bootstrap.min.css", "/no-such-page"]

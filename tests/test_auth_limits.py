@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from .auth_helpers import ADMIN, ENV, basic
-from .redis_server import RedisServer, free_port, redis_or_skip
+from tests.auth_helpers import ADMIN, ENV, basic
+from tests.redis_server import RedisServer, free_port, redis_or_skip
 
 LIMIT = 3
 WRONG = basic(ADMIN[0], "wrong")

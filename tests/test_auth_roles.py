@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from views.access import RoleGuardMixin, require_role
 
-from .conftest import outside_sql
-from .auth_helpers import ADMIN, ENV, basic, write_users
+from tests.conftest import outside_sql
+from tests.auth_helpers import ADMIN, ENV, basic, write_users
 
 VIEWER = basic("vera", "pw-vera")
 OPERATOR = basic("otto", "pw-otto")

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from .auth_helpers import ADMIN, ENV, basic, write_users
-from .redis_server import free_port
+from tests.auth_helpers import ADMIN, ENV, basic, write_users
+from tests.redis_server import free_port
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ def test_the_benchmark_runs_every_scenario_and_prints_every_figure(pg_demo_url, 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPERATOR_", "PORT"))}
     env.update(DATABASE_URL=pg_demo_url)
     done = subprocess.run(
-        [sys.executable, "-m", "backoffice.cli", "bench", "--movies", "2000", "--requests", "5", "--seconds", "2",
+        [sys.executable, "-m", "benchmarks.bench", "--movies", "2000", "--requests", "5", "--seconds", "2",
          "--data-dir", str(tmp_path / "bench")],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -114,7 +114,7 @@ def test_a_tmdb_id_without_unique_constraint_is_checked_for_duplicates(db_url, m
 def _engine(db_url: str):
     from sqlalchemy import create_engine
 
-    from backoffice.settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
 
     return create_engine(normalise_database_url(db_url))
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice import create_app
+from backoffice.app import create_app
 from backoffice.catalog import catalog_health
-from backoffice.declarations import DeclarationError
+from backoffice.core.declarations import DeclarationError
 
-from .conftest import shared_fixture
+from tests.conftest import shared_fixture
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, exc, text
 from backoffice.catalog import catalog_health
 from backoffice.catalog.runner import is_timeout, read_only
 from backoffice.cli import main
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 
 #: A view that takes seconds to answer, whatever the database.
 SLOW_VIEW = {

@@ -3,7 +3,7 @@ import re
 
 from sqlalchemy import text
 
-from .conftest import csrf_token
+from tests.conftest import csrf_token
 
 DEMO_TABLES = ["movies", "people", "movie_credits", "genres", "movie_genres", "keywords", "movie_keywords",
                "tmdb_match_reviews"]

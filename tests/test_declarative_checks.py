@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 import views  # noqa: F401  (registers the views checks)
-from backoffice.declarations import PROBLEM_IDS, check_all, load_declarations
+from backoffice.core.declarations import check_all, load_declarations
+from backoffice.app import console_rules
 from models.reflection import reflect
 
 
@@ -38,7 +39,7 @@ def problems(reflection, tmp_path):
     def run(toml: str) -> list[str]:
         path = tmp_path / "backoffice.toml"
         path.write_text(textwrap.dedent(toml), encoding="utf-8")
-        return [str(p).replace(str(path), "F") for p in check_all(load_declarations(path), reflection)]
+        return [str(p).replace(str(path), "F") for p in check_all(load_declarations(path), reflection, console_rules())]
     return run
 
 
@@ -134,7 +135,7 @@ def test_problem_message(problems, id, toml, expected):
 
 def test_every_views_and_file_id_has_a_case():
     tested = {f"backoffice.{c[0]}" for c in CASES} | {"backoffice.E035", "backoffice.E036"}
-    ours = {i for i in PROBLEM_IDS if i.split(".")[1][1:3] in ("00", "01", "02", "03", "04")}
+    ours = {i for i in console_rules().problem_ids if i.split(".")[1][1:3] in ("00", "01", "02", "03", "04")}
     assert ours - tested == set()
 
 
@@ -152,7 +153,7 @@ def test_every_problem_is_reported_at_once(problems):
 
 def test_missing_file_and_other_shapes(problems, tmp_path, reflection):
     missing = load_declarations(tmp_path / "nope.toml")
-    assert [str(p) for p in check_all(missing, reflection)] == [
+    assert [str(p) for p in check_all(missing, reflection, console_rules())] == [
         f"{tmp_path / 'nope.toml'}: <file>: the file does not exist [backoffice.E001]"]
     assert only(problems("[views]\nmovies = 3\n"), "E003") == [
         "F: views.movies: 'views.movies' must be a table [backoffice.E003]"]

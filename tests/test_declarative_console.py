@@ -12,10 +12,11 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from backoffice.cli import main
-from backoffice.declarations import DeclarationError, check_all, load_declarations
-from backoffice.settings import normalise_database_url
+from backoffice.core.declarations import DeclarationError, check_all, load_declarations
+from backoffice.app import console_rules
+from backoffice.core.settings import normalise_database_url
 
-from .test_declarative_checks import custom_package  # noqa: F401  (fixture)
+from tests.test_declarative_checks import custom_package  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_FILE = ROOT / "examples" / "demo.toml"
@@ -33,7 +34,7 @@ def write(tmp_path, toml: str) -> str:
 
 def test_demo_example_has_no_problem(make_app):
     app = make_app()
-    assert check_all(load_declarations(DEMO_FILE), app.extensions["backoffice.reflection"]) == []
+    assert check_all(load_declarations(DEMO_FILE), app.extensions["backoffice.reflection"], console_rules()) == []
 
 
 def test_demo_console_configured_entirely_by_the_example(make_app):

@@ -7,10 +7,11 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from backoffice import create_app
-from backoffice.declarations import check_all, load_declarations
+from backoffice.app import create_app
+from backoffice.core.declarations import check_all, load_declarations
+from backoffice.app import console_rules
 
-from .conftest import shared_fixture
+from tests.conftest import shared_fixture
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "pagila.toml"
 
@@ -57,7 +58,7 @@ def pagila_app(pagila_url, monkeypatch, tmp_path):
 
 
 def test_pagila_example_checks_clean_but_for_one_explained_warning(pagila_app):
-    problems = check_all(load_declarations(EXAMPLE), pagila_app.extensions["backoffice.reflection"])
+    problems = check_all(load_declarations(EXAMPLE), pagila_app.extensions["backoffice.reflection"], console_rules())
     assert [f"{p.id} {p.option}" for p in problems] == ["backoffice.W012 views.film.never_show[0]"]
 
 

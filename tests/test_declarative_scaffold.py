@@ -8,8 +8,9 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine
 
 from backoffice.cli import main
-from backoffice.declarations import OPTIONS, check_all, load_declarations
-from backoffice.settings import normalise_database_url
+from backoffice.core.declarations import check_all, load_declarations
+from backoffice.app import console_rules
+from backoffice.core.settings import normalise_database_url
 from models.reflection import reflect
 
 
@@ -34,12 +35,12 @@ def test_scaffold_writes_every_table_and_refuses_to_overwrite(db_url, tmp_path):
     assert '# search = ["imdb_id", "title", "original_title", "overview", "poster_path", "original_language"]' in text
     assert '# create = "admin"\n# edit = "operator"\n# delete = "admin"' in text
     # commented, the file changes nothing; uncommented, every default is valid and checks clean
-    assert check_all(load_declarations(out), reflection) == []
+    assert check_all(load_declarations(out), reflection, console_rules()) == []
     switched_on = tmp_path / "on.toml"
     switched_on.write_text(uncomment(text))
-    assert check_all(load_declarations(switched_on), reflection) == []
+    assert check_all(load_declarations(switched_on), reflection, console_rules()) == []
     movies = tomllib.loads(uncomment(text))["views"]["movies"]
-    assert set(movies) == set(OPTIONS["views"]) - {"labels", "links"}
+    assert set(movies) == set(console_rules().options["views"]) - {"labels", "links"}
     assert movies["formatters"] == {"release_date": "date", "tmdb_synced_at": "datetime",
                                     "created_at": "datetime", "updated_at": "datetime"}
 

@@ -4,7 +4,7 @@ import datetime as dt
 from sqlalchemy import create_engine, text
 
 from backoffice.demo import generate
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 
 
 def _materialise(movies, seed, as_of):

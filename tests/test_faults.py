@@ -2,11 +2,11 @@
 import pytest
 from sqlalchemy import create_engine
 
-from backoffice import create_app, standby
+from backoffice.app import create_app, standby
 from backoffice.demo import seed_demo
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 
-from .pg import PostgresServer, find_binaries, postgres_required
+from tests.pg import PostgresServer, find_binaries, postgres_required
 
 
 @pytest.fixture(scope="module")

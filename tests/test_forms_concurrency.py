@@ -2,7 +2,7 @@
 import re
 import threading
 
-from .conftest import csrf_token, outside_sql
+from tests.conftest import csrf_token, outside_sql
 
 STAMPS = {"created_at": "2024-01-01 00:00:00", "updated_at": "2024-01-01 00:00:00"}
 QUEUE = "/admin/review-queue/"

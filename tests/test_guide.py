@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from backoffice.declarations import OPTIONS, PROBLEM_IDS, SECTIONS
+from backoffice.core.declarations import SECTIONS
+from backoffice.app import console_rules
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "declarative.md"
 PACKAGES = ("backoffice", "models", "views", "audit_hooks")
@@ -37,10 +38,10 @@ def section_text(section: str) -> str:
 @pytest.mark.parametrize("section", SECTIONS)
 def test_every_option_is_in_the_guide_with_an_example(section):
     part = section_text(section)
-    missing = [name for name in OPTIONS[section] if f"`{name}`" not in part]
+    missing = [name for name in console_rules().options[section] if f"`{name}`" not in part]
     assert not missing, f"options of [{section}] missing from docs/declarative.md: {missing}"
     examples = "\n".join(re.findall(r"```toml\n(.*?)```", part, flags=re.S))
-    no_example = [name for name in OPTIONS[section] if not re.search(rf"^\s*(\S+\.)?{name} = |[{{,] {name} = ",
+    no_example = [name for name in console_rules().options[section] if not re.search(rf"^\s*(\S+\.)?{name} = |[{{,] {name} = ",
                                                                       examples, flags=re.M)]
     assert not no_example, f"options of [{section}] without a TOML example in the guide: {no_example}"
 
@@ -48,12 +49,12 @@ def test_every_option_is_in_the_guide_with_an_example(section):
 def test_the_views_option_table_lists_only_real_options():
     table = section_text("views").split("\n### ", 1)[0]  # the option table comes before the per-option parts
     rows = re.findall(r"^\| `(\w+)` \| ", table, flags=re.M)
-    assert rows and set(rows) == set(OPTIONS["views"])
+    assert rows and set(rows) == set(console_rules().options["views"])
 
 
 def test_every_problem_id_is_in_the_guide():
     text = GUIDE.read_text(encoding="utf-8")
-    missing = [id for id in PROBLEM_IDS if f"`{id}`" not in text]
+    missing = [id for id in console_rules().problem_ids if f"`{id}`" not in text]
     assert not missing, f"problem ids missing from docs/declarative.md: {missing}"
 
 

@@ -5,7 +5,7 @@ import io
 import re
 from pathlib import Path
 
-from .conftest import csrf_token, outside_sql
+from tests.conftest import csrf_token, outside_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_CONFIG = str(ROOT / "examples" / "demo.toml")

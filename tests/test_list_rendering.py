@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice import create_app
+from backoffice.app import create_app
 
-from .auth_helpers import basic, write_users
+from tests.auth_helpers import basic, write_users
 
 
 def _views(app):

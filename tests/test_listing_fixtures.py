@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from backoffice import create_app
+from backoffice.app import create_app
 
-from .conftest import shared_fixture
+from tests.conftest import shared_fixture
 
 
 def _every_list_page_renders_large(app):

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from backoffice.benchreview import applicable_reviews, applied_count, measure_review_apply
+from benchmarks.review import applicable_reviews, applied_count, measure_review_apply
 from backoffice.gunicorn_conf import close_database_connections
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,9 @@
 """Queue declarations: defaults, custom queues, and every E07x message exactly."""
 import pytest
 
-from backoffice.declarations import check_all, load_declarations
-from backoffice.queues import queue_specs
+from backoffice.core.declarations import check_all, load_declarations
+from backoffice.app import console_rules
+from backoffice.queues.spec import queue_specs
 
 
 @pytest.fixture
@@ -14,7 +15,7 @@ def _problems(tmp_path, reflection, text):
     path = tmp_path / "backoffice.toml"
     path.write_text(text)
     declarations = load_declarations(path)
-    return declarations, [p for p in check_all(declarations, reflection) if p.id.startswith("backoffice.E07")]
+    return declarations, [p for p in check_all(declarations, reflection, console_rules()) if p.id.startswith("backoffice.E07")]
 
 
 def test_default_tmdb_queue_when_file_declares_none(reflection):
@@ -68,9 +69,9 @@ actions.rename = { from = ["Drama"], to = "Drama (reviewed)", reason = "none" }
      "queues.q.actions: the queue declares no actions [backoffice.E072]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", efect = "m:f" }',
      "queues.q.actions.a.efect: unknown action option 'efect'; did you mean 'effect'? [backoffice.E073]"),
-    ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", effect = "audit_hooks.effects:nope" }',
-     "queues.q.actions.a.effect: cannot import 'audit_hooks.effects:nope': "
-     "module 'audit_hooks.effects' has no attribute 'nope' [backoffice.E074]"),
+    ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", effect = "backoffice.queues.effects:nope" }',
+     "queues.q.actions.a.effect: cannot import 'backoffice.queues.effects:nope': "
+     "module 'backoffice.queues.effects' has no attribute 'nope' [backoffice.E074]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", role = "admn" }',
      "queues.q.actions.a.role: unknown role 'admn'; did you mean 'admin'? [backoffice.E075]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", reason = "always" }',
@@ -89,7 +90,7 @@ def test_every_queue_check_message(tmp_path, reflection, body, expected):
 
 
 def test_queue_errors_stop_start_up(tmp_path, make_app):
-    from backoffice.declarations import DeclarationError
+    from backoffice.core.declarations import DeclarationError
 
     path = tmp_path / "backoffice.toml"
     path.write_text('[queues.q]\ntable = "nope"\nactions.a = { from = ["x"], to = "y" }\n')

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from backoffice import create_app
+from backoffice.app import create_app
 
-from .conftest import csrf_token, shared_fixture
-from .reflection_walk import load_sql_file, run_sql, walk_every_screen
+from tests.conftest import csrf_token, shared_fixture
+from tests.reflection_walk import load_sql_file, run_sql, walk_every_screen
 
 # A handful of rows in every Pagila table (the public schema file has none), so that
 # detail and edit pages of each table are exercised, partitions and link tables included.

@@ -5,7 +5,7 @@ from click.testing import CliRunner
 
 from backoffice.cli import main
 
-from .test_reflection_types import _app, odd_pg, odd_sqlite  # noqa: F401  (fixtures)
+from tests.test_reflection_types import _app, odd_pg, odd_sqlite  # noqa: F401  (fixtures)
 
 
 def test_report_page_lists_every_relation_with_exposure_key_and_reasons(odd_pg):  # noqa: F811

@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice import create_app
+from backoffice.app import create_app
 
-from .conftest import csrf_token
-from .reflection_walk import _errors, form_fields, run_sql, walk_every_screen
+from tests.conftest import csrf_token
+from tests.reflection_walk import _errors, form_fields, run_sql, walk_every_screen
 
 ODD_PG = """
 CREATE TYPE mood AS ENUM ('happy', 'sad');

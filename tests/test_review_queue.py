@@ -4,7 +4,7 @@ import re
 import threading
 
 
-from .conftest import csrf_token, outside_sql
+from tests.conftest import csrf_token, outside_sql
 
 QUEUE = "/admin/review-queue/"
 

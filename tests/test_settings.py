@@ -2,8 +2,8 @@ import logging
 
 import pytest
 
-from backoffice import create_app
-from backoffice.settings import SETTINGS, Settings, SettingsError, load_settings, normalise_database_url
+from backoffice.app import create_app
+from backoffice.core.settings import SETTINGS, Settings, SettingsError, load_settings, normalise_database_url
 
 
 def test_defaults_without_environment():

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 
-from .test_cli_and_serving import _env, _free_port
+from tests.test_cli_and_serving import _env, _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,8 +15,8 @@ from flask import url_for
 from flask_admin.actions import ActionsMixin, action
 from werkzeug.routing import BuildError, Map, Rule
 
-from backoffice.declarations import DeclarationError
-from backoffice.startup import LazyBuildRule, collector_paused
+from backoffice.core.declarations import DeclarationError
+from backoffice.web.startup import LazyBuildRule, collector_paused
 from views.base import ReflectedModelView
 from views.startup import class_action_names
 

@@ -6,10 +6,10 @@ import re
 
 from sqlalchemy import create_engine, text
 
-from backoffice.settings import normalise_database_url
+from backoffice.core.settings import normalise_database_url
 from views.ux import relative_time, utc_text
 
-from .conftest import csrf_token, outside_sql
+from tests.conftest import csrf_token, outside_sql
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -100,7 +100,7 @@ def test_empty_lists_say_what_to_do(client, app, db_url):
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
     engine.dispose()
-    from backoffice import create_app
+    from backoffice.app import create_app
 
     fresh = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"}).test_client()
     html = fresh.get("/admin/notes/").get_data(as_text=True)

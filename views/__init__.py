@@ -6,25 +6,23 @@ from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_sqlalchemy import SQLAlchemy
 
-from audit_hooks import audit_action
-from backoffice.access import current_operator
-from backoffice.declarations import Declarations
-from backoffice.queues import queue_specs
-from backoffice.settings import Settings
+from backoffice.core.access import current_operator
+from backoffice.core.declarations import Declarations
+from backoffice.queues.spec import queue_specs
+from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
-from . import catalog_health
-from . import checks as _checks  # noqa: F401  (registers the [views.*] checks)
-from . import ux
-from .audit import AuditView
-from .base import ReflectedModelView
-from .custom import discover
-from .dashboard import DashboardView
-from .review_queue import ReviewQueueView
-from .tuning import build_screens
-from .report import SchemaReportView
+from views import catalog_health, ux
+from views.checks import register_rules
+from views.audit import AuditView
+from views.base import ReflectedModelView
+from views.custom import discover
+from views.dashboard import DashboardView
+from views.review_queue import ReviewQueueView
+from views.tuning import build_screens
+from views.report import SchemaReportView
 
-__all__ = ["init_app", "ReflectedModelView"]
+__all__ = ["init_app", "register_rules", "ReflectedModelView"]
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:
@@ -40,7 +38,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for view in build_screens(reflection, declarations, db, discover()):
         admin.add_view(view)
     for queue in queue_specs(declarations, reflection):
-        admin.add_view(ReviewQueueView(queue, db, reflection, audit_action))
+        admin.add_view(ReviewQueueView(queue, db, reflection))
     admin.add_view(AuditView(db, reflection))
     admin.add_view(SchemaReportView(reflection))
     ux.init_app(app, admin)

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from flask import abort, request
 
-from backoffice.access import current_operator
+from backoffice.core.access import current_operator
 
 __all__ = ["RoleGuardMixin", "ModelRoleMixin", "require_role", "required_role_of"]
 

@@ -9,10 +9,10 @@ from flask import Response, abort, current_app, flash, request, stream_with_cont
 from flask_admin import BaseView, expose
 from sqlalchemy import Select, select
 
-from backoffice.access import current_operator
+from backoffice.core.access import current_operator
 from models.own import audit_events
 
-from .base import endpoint_for
+from views.base import endpoint_for
 
 __all__ = ["AuditView", "AUDIT_VIEW_ROLE", "csv_cell"]
 

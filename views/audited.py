@@ -25,7 +25,7 @@ from wtforms.validators import Length, Optional
 
 from audit_hooks import AuditError, audit_action
 from audit_hooks.collector import entity_id
-from backoffice.csrf import SecureForm
+from backoffice.web.csrf import SecureForm
 
 __all__ = ["AuditedViewMixin", "REASON_FIELD"]
 
@@ -142,9 +142,9 @@ class AuditedViewMixin:
     def audit_history_url(self, model) -> str | None:
         """The audit history of one record (the detail page's "History" link); None when
         the operator may not read the audit history."""
-        from backoffice.access import current_operator
+        from backoffice.core.access import current_operator
 
-        from .audit import AUDIT_VIEW_ROLE
+        from views.audit import AUDIT_VIEW_ROLE
 
         if not current_operator().may(AUDIT_VIEW_ROLE):
             return None

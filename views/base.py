@@ -8,18 +8,18 @@ from flask_admin.model.form import converts
 from sqlalchemy.exc import DBAPIError
 from wtforms import fields
 
-from backoffice.csrf import SecureForm
+from backoffice.web.csrf import SecureForm
 from models.reflection import ReflectedTable, _identifier
 
-from .access import ModelRoleMixin
-from .audited import AuditedViewMixin
-from .columns import ColumnsMixin, _refused_reading
-from .concurrency import ConcurrencyMixin
-from .indexed import IndexedDefaultsMixin
-from .listing import ListingMixin
-from .ux import OperatorUxMixin
-from .safety import ExportSafetyMixin, FormRefusalMixin
-from .startup import ClassActionsMixin
+from views.access import ModelRoleMixin
+from views.audited import AuditedViewMixin
+from views.columns import ColumnsMixin, _refused_reading
+from views.concurrency import ConcurrencyMixin
+from views.indexed import IndexedDefaultsMixin
+from views.listing import ListingMixin
+from views.ux import OperatorUxMixin
+from views.safety import ExportSafetyMixin, FormRefusalMixin
+from views.startup import ClassActionsMixin
 
 __all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
 

@@ -19,10 +19,10 @@ from sqlalchemy import exc
 from backoffice.catalog import CatalogHealth
 from backoffice.catalog import init_app as init_catalog
 from backoffice.catalog.runner import is_timeout
-from backoffice.errors import error_response
+from backoffice.web.errors import error_response
 
-from .access import RoleGuardMixin
-from .base import endpoint_for
+from views.access import RoleGuardMixin
+from views.base import endpoint_for
 
 __all__ = ["CatalogHealthView", "init_app", "csv_safe"]
 

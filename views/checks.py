@@ -3,7 +3,7 @@
 Every problem names the option with its index (``views.movies.list[2]``), the
 wrong value, a hint and a stable id; all are reported at once. Option *shapes*
 (unknown keys, wrong value types) are checked generically by
-:mod:`backoffice.declarations`; here a value of the wrong type is simply skipped.
+:mod:`backoffice.core.declarations`; here a value of the wrong type is simply skipped.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 
-from backoffice.declarations import Declarations, Problem, did_you_mean, problem, register_check
+from backoffice.core.declarations import Declarations, Problem, Rules, did_you_mean, problem
 
-from .columns import UNSORTABLE, category_of
-from .formatters import FORMATTERS, TemplateError, parse_template, type_family
-from .options import COUNT_STRATEGIES, ROLE_CHOICES
+from views.columns import UNSORTABLE, category_of
+from views.formatters import FORMATTERS, TemplateError, parse_template, type_family
+from views.options import COUNT_STRATEGIES, ROLE_CHOICES, VIEW_OPTIONS, VIEW_PROBLEM_IDS
 
-__all__ = ["check_views", "sort_keys", "is_pattern", "effective_views"]
+__all__ = ["register_rules", "check_views", "sort_keys", "is_pattern", "effective_views"]
 
 _WRITES = (("create", "create"), ("edit", "edit"), ("delete", "delete"))
 
@@ -264,11 +264,10 @@ def _custom_problems(declarations: Declarations, reflection, custom: list[tuple[
             claimed[table] = cls
 
 
-@register_check
 def check_views(declarations: Declarations, reflection) -> Iterator[Problem]:
     """Every ``[views.*]`` entry and every custom view class against ``reflection``."""
-    from .base import ReflectedModelView
-    from .custom import discover
+    from views.base import ReflectedModelView
+    from views.custom import discover
 
     custom = discover()
     yield from _custom_problems(declarations, reflection, custom)
@@ -295,3 +294,10 @@ def check_views(declarations: Declarations, reflection) -> Iterator[Problem]:
                 if str(found) not in seen:
                     seen.add(str(found))
                     yield found
+
+
+def register_rules(rules: Rules) -> None:
+    """The ``[views.*]`` section: its options, problem ids E010-E036 / W010-W015 and the screen checks."""
+    rules.declare_ids(VIEW_PROBLEM_IDS)
+    rules.declare_options("views", *VIEW_OPTIONS)
+    rules.add_check(check_views)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from models.reflection import ReflectedTable
 
 from . import fields as custom
-from .display import LIST_TEXT_LIMIT, display_value, formatter, link_targets
+from views.display import LIST_TEXT_LIMIT, display_value, formatter, link_targets
 
 __all__ = ["ColumnPlan", "ColumnsMixin", "column_plans", "category_of", "label_for", "UNSORTABLE"]
 

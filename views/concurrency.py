@@ -102,7 +102,7 @@ class ConcurrencyMixin:
         session = getattr(self.session, "session", self.session)
         if session.execute(select(submissions.c.nonce).where(submissions.c.nonce == nonce)).first():
             raise AlreadySubmitted(ALREADY_SUBMITTED)
-        from backoffice.access import current_operator
+        from backoffice.core.access import current_operator
 
         try:
             session.execute(insert(submissions).values(

@@ -16,7 +16,7 @@ from werkzeug.routing import BuildError
 
 from models.reflection import ReflectedTable
 
-from .fields import format_interval
+from views.fields import format_interval
 
 __all__ = ["display_value", "formatter", "link_targets", "LIST_TEXT_LIMIT"]
 
@@ -78,7 +78,7 @@ def _link_for(model, target_table, local: dict[str, str], _relation=None):
     values = [getattr(model, local[name]) for name in target.primary_key]
     if any(v is None for v in values):
         return None
-    from .base import endpoint_for  # base imports this module
+    from views.base import endpoint_for  # base imports this module
 
     try:
         return url_for(endpoint_for(screen) + ".details_view", id=iterencode([str(v) for v in values]))

@@ -24,8 +24,8 @@ from flask import g, request
 from flask_admin.contrib.sqla.view import _get_deprecated_session
 from sqlalchemy import func, inspect, literal_column, select, text
 
-from .keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
-from .rowactions import RowActionsMixin
+from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
+from views.rowactions import RowActionsMixin
 
 __all__ = ["ListingMixin", "ShownCount", "TableSize", "ListingPage", "COUNT_STRATEGIES"]
 

@@ -6,9 +6,9 @@ against the reflected schema and :mod:`views.tuning` applies them to a screen.
 """
 from __future__ import annotations
 
-from backoffice.declarations import PROBLEM_IDS, Option, declare_options
+from backoffice.core.declarations import Option
 
-__all__ = ["ROLE_CHOICES", "COUNT_STRATEGIES", "VIEW_OPTIONS", "COLUMN_OPTIONS"]
+__all__ = ["VIEW_PROBLEM_IDS", "ROLE_CHOICES", "COUNT_STRATEGIES", "VIEW_OPTIONS", "COLUMN_OPTIONS"]
 
 #: Values of create / edit / delete: the least role that may do it, or nobody.
 ROLE_CHOICES = ("viewer", "operator", "admin", "nobody")
@@ -64,9 +64,7 @@ VIEW_OPTIONS = (
 #: Options whose value names columns (str-list) or is keyed by column (table).
 COLUMN_OPTIONS = ("list", "never_show", "search", "filters", "sortable", "details", "labels", "links", "formatters")
 
-declare_options("views", *VIEW_OPTIONS)
-
-PROBLEM_IDS.update({
+VIEW_PROBLEM_IDS = {
     "backoffice.E010": "a [views.<name>] entry names no reflected table or view",
     "backoffice.E011": "a column is listed twice in the same option",
     "backoffice.E012": "an option names a column the table does not have",
@@ -95,4 +93,4 @@ PROBLEM_IDS.update({
     "backoffice.W013": "a formatter does not fit the column's type",
     "backoffice.W014": "options on a hidden screen have no effect",
     "backoffice.W015": "search on a numeric column matches its text form",
-})
+}

@@ -13,7 +13,7 @@ from werkzeug.routing import BuildError
 
 from models.reflection import Reflection, ReflectedTable
 
-from .columns import ColumnPlan, column_plans
+from views.columns import ColumnPlan, column_plans
 
 __all__ = ["ReportRow", "build_report", "report_text", "SchemaReportView"]
 
@@ -72,7 +72,7 @@ class SchemaReportView(BaseView):
 
     @expose("/")
     def index(self):
-        from .base import endpoint_for
+        from views.base import endpoint_for
 
         rows = build_report(self.reflection)
         urls = {}

@@ -15,12 +15,12 @@ from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from backoffice.access import ROLES, current_operator
-from backoffice.queues import ActionSpec, QueueSpec
-from backoffice.review import ActionRefused, QueueRunner
+from backoffice.core.access import ROLES, current_operator
+from backoffice.queues.spec import ActionSpec, QueueSpec
+from backoffice.queues.runner import ActionRefused, QueueRunner
 
-from .access import RoleGuardMixin
-from .base import endpoint_for
+from views.access import RoleGuardMixin
+from views.base import endpoint_for
 
 __all__ = ["ReviewQueueView"]
 
@@ -39,9 +39,9 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
     gate answers 404 below it, before CSRF), and each action its own role.
     """
 
-    def __init__(self, queue: QueueSpec, db, reflection, audit_action):
+    def __init__(self, queue: QueueSpec, db, reflection):
         self.queue = queue
-        self.runner = QueueRunner(queue, db, reflection, audit_action)
+        self.runner = QueueRunner(queue, db, reflection)
         self.db = db
         super().__init__(name=queue.label, category="Reviews", endpoint=f"queue_{queue.name}",
                          url=f"/admin/{queue.url}")

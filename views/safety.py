@@ -24,9 +24,9 @@ from flask_admin import expose
 from flask_admin.tools import iterdecode
 from sqlalchemy.exc import DataError
 
-from backoffice.errors import error_response
+from backoffice.web.errors import error_response
 
-from .columns import NULL_MARK
+from views.columns import NULL_MARK
 
 __all__ = ["ExportSafetyMixin", "FormRefusalMixin", "init_app", "neutralise_cell", "MAX_QUERY_STRING"]
 

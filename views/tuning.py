@@ -19,9 +19,9 @@ from sqlalchemy import inspect as sa_inspect
 
 from models.reflection import ReflectedTable, _identifier
 
-from .base import ReflectedModelView
-from .checks import effective_views, sort_keys
-from .formatters import build_formatter, build_link
+from views.base import ReflectedModelView
+from views.checks import effective_views, sort_keys
+from views.formatters import build_formatter, build_link
 
 __all__ = ["PlannedScreen", "plan_screens", "tuned_class", "finish", "build_screens", "DEFAULT_ORDER"]
 

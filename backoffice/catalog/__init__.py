@@ -12,14 +12,14 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine
 
-from .cache import TTLCache
-from .checks import DEFAULT_CHECKS, HealthCheck
-from .validation import resolve_checks
-from .queries import CheckQueries
-from .runner import WORKERS, CheckResult, HealthReport, SampleGroup, read_only, run_checks
+from backoffice.catalog.cache import TTLCache
+from backoffice.catalog.checks import DEFAULT_CHECKS, HealthCheck
+from backoffice.catalog.validation import register_rules, resolve_checks
+from backoffice.catalog.queries import CheckQueries
+from backoffice.catalog.runner import WORKERS, CheckResult, HealthReport, SampleGroup, read_only, run_checks
 
 __all__ = ["CatalogHealth", "HealthCheck", "HealthReport", "CheckResult", "DEFAULT_CHECKS", "init_app",
-           "catalog_health"]
+           "catalog_health", "register_rules"]
 
 EXTENSION = "backoffice.catalog_health"
 

@@ -20,9 +20,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..declarations import PROBLEM_IDS, Option, declare_options
+from backoffice.core.declarations import Option
 
-__all__ = ["HealthCheck", "KINDS", "DEFAULT_CHECKS", "KEY_FUNCTIONS", "parse_key"]
+__all__ = ["HEALTH_OPTIONS", "HEALTH_PROBLEM_IDS", "HealthCheck", "KINDS", "DEFAULT_CHECKS", "KEY_FUNCTIONS", "parse_key"]
 
 #: kind -> (required options, options that apply, human group name)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
@@ -35,8 +35,7 @@ _COMMON = ("kind", "table", "label", "only_with", "timeout_ms", "enabled")
 #: Functions a duplicate key may apply to a column (all of them keep NULL as NULL).
 KEY_FUNCTIONS = ("lower", "upper", "trim", "year")
 
-declare_options(
-    "health",
+HEALTH_OPTIONS = (
     Option("kind", "str", "missing | duplicates | stale | coverage", example='"coverage"'),
     Option("table", "str", "The table or view checked (a reflected screen name)", default="movies"),
     Option("label", "str", "Title shown on the page and in the CLI", default="the check's name"),
@@ -57,7 +56,7 @@ declare_options(
     Option("enabled", "bool", "false switches the check off (defaults included)", default=True),
 )
 
-PROBLEM_IDS.update({
+HEALTH_PROBLEM_IDS = {
     "backoffice.E050": "a health check lacks an option its kind requires",
     "backoffice.E051": "unknown health check kind",
     "backoffice.E052": "a health check option does not apply to its kind",
@@ -66,7 +65,7 @@ PROBLEM_IDS.update({
     "backoffice.E055": "a duplicate key expression cannot be read",
     "backoffice.E056": "coverage: cannot tell which column of the related table points at the checked table",
     "backoffice.E057": "a health check option has an invalid value",
-})
+}
 
 _MOVIE_FIELDS = ["overview", "poster_path", "release_date", "runtime_minutes"]
 #: The movie-catalog checks, declared exactly like file entries. Names follow the

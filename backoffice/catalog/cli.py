@@ -8,8 +8,12 @@ from __future__ import annotations
 import json
 
 import click
+from flask import current_app
+from flask.cli import with_appcontext
 
-__all__ = ["catalog_health_command", "parse_threshold"]
+from backoffice.catalog import catalog_health
+
+__all__ = ["catalog_health_command", "parse_threshold", "register_commands"]
 
 EXIT_OVER_THRESHOLD = 1
 EXIT_INCOMPLETE = 3
@@ -41,16 +45,13 @@ def parse_threshold(text: str) -> tuple[str, float]:
 @click.option("--fail-over", "fail_over", multiple=True, metavar="NAME=SHARE",
               help="Exit 1 when NAME affects more than SHARE of its table (0.05 or 5%); repeatable.")
 @click.option("--max-share", metavar="SHARE", help="Exit 1 when any check affects more than SHARE.")
+@with_appcontext
 def catalog_health_command(as_json: bool, names: tuple[str, ...], fail_over: tuple[str, ...],
                            max_share: str | None) -> None:
     """Compute the catalog-health checks (the queries of /admin/catalog-health/)."""
-    from ..cli import build_app
-    from . import catalog_health
-
     thresholds = dict(parse_threshold(t) for t in fail_over)
     limit = parse_share(max_share) if max_share is not None else None
-    app = build_app()
-    service = catalog_health(app)
+    service = catalog_health(current_app)
     for name in [*names, *thresholds]:
         if name not in service.checks:
             raise click.BadParameter(f"unknown check '{name}'; known: {', '.join(service.checks) or 'none'}",
@@ -101,3 +102,8 @@ def _print_text(report) -> None:
         click.echo(f"  {result.check.name:<24} {figure} {share}{extra}{note}")
         if samples:
             click.echo("      e.g. " + "; ".join(samples))
+
+
+def register_commands(group: click.Group) -> None:
+    """The catalog-health subsystem's commands."""
+    group.add_command(catalog_health_command)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import String, Text, Unicode, UnicodeText, and_, extract, func, literal, or_, select
 from sqlalchemy.sql import ColumnElement, Select
 
-from .checks import HealthCheck, parse_key
+from backoffice.catalog.checks import HealthCheck, parse_key
 
 __all__ = ["CheckQueries", "combined_counts", "LABEL_COLUMNS"]
 

@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, exc, func, select
 
-from .checks import HealthCheck
-from .queries import CheckQueries, combined_counts
+from backoffice.catalog.checks import HealthCheck
+from backoffice.catalog.queries import CheckQueries, combined_counts
 
 __all__ = ["CheckResult", "HealthReport", "Sample", "SampleGroup", "run_checks", "read_only", "is_timeout"]
 

@@ -1,17 +1,17 @@
 """Resolve the effective health checks: defaults merged with the file, validated.
 
 :func:`resolve_checks` is both the start-up validation (registered with
-:func:`~backoffice.declarations.register_check`, problems E050-E057) and the
+:func:`register_rules`, problems E050-E057) and the
 builder of the :class:`~backoffice.catalog.checks.HealthCheck` list the runner uses.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from ..declarations import Declarations, Problem, did_you_mean, problem, register_check
-from .checks import _CALL, _COMMON, DEFAULT_CHECKS, KEY_FUNCTIONS, KINDS, HealthCheck, parse_key
+from backoffice.core.declarations import Declarations, Problem, Rules, did_you_mean, problem
+from backoffice.catalog.checks import _CALL, _COMMON, DEFAULT_CHECKS, HEALTH_OPTIONS, HEALTH_PROBLEM_IDS, KEY_FUNCTIONS, KINDS, HealthCheck, parse_key
 
-__all__ = ["resolve_checks"]
+__all__ = ["resolve_checks", "register_rules"]
 
 
 def resolve_checks(declarations: Declarations, reflection: Any) -> tuple[list[HealthCheck], list[Problem]]:
@@ -42,9 +42,15 @@ def resolve_checks(declarations: Declarations, reflection: Any) -> tuple[list[He
     return checks, problems
 
 
-@register_check
 def _check_health(declarations: Declarations, reflection: Any):
     return resolve_checks(declarations, reflection)[1]
+
+
+def register_rules(rules: Rules) -> None:
+    """The ``[health.*]`` section: its options, problem ids E050-E057 and the checks' validation."""
+    rules.declare_ids(HEALTH_PROBLEM_IDS)
+    rules.declare_options("health", *HEALTH_OPTIONS)
+    rules.add_check(_check_health)
 
 
 def _validate(name: str, spec: dict, declarations: Declarations, reflection: Any):

@@ -15,8 +15,8 @@ import time
 
 from sqlalchemy import Engine, text
 
-from .generator import DemoCatalog, generate
-from .schema import DEMO_TABLES, demo_metadata
+from backoffice.demo.generator import DemoCatalog, generate
+from backoffice.demo.schema import DEMO_TABLES, demo_metadata
 
 __all__ = ["seed_demo"]
 

@@ -25,9 +25,9 @@ import pytest
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from backoffice import create_app
+from backoffice.app import create_app
 
-from .support import ADMIN, LAPTOP, LOCAL_HOSTS, OPERATOR, VIEWER, Account
+from tests.e2e.support import ADMIN, LAPTOP, LOCAL_HOSTS, OPERATOR, VIEWER, Account
 
 #: Cheap hashes keep start-up fast; the format is the one ``backoffice hash-password`` prints.
 _FAST_HASH = "pbkdf2:sha256:1000"

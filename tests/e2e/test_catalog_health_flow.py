@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .support import TABLET, assert_fits, screenshot
+from tests.e2e.support import TABLET, assert_fits, screenshot
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("views.catalog_health") is None,
                                 reason="catalog health pages (views/catalog_health.py) are not in this tree")

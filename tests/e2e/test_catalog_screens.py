@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .support import TABLET, assert_fits, screenshot
+from tests.e2e.support import TABLET, assert_fits, screenshot
 
 LONG_OVERVIEW = ("A harbour town keeps a secret for forty years, until a storm washes the evidence "
                  "ashore and the lighthouse keeper's daughter starts asking questions nobody answers.")

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from .support import TABLET, VIEWER, assert_fits, screenshot
+from tests.e2e.support import TABLET, VIEWER, assert_fits, screenshot
 
 QUEUE = "/admin/review-queue/"
 

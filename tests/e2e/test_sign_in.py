@@ -8,10 +8,10 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from backoffice import create_app
+from backoffice.app import create_app
 
-from .conftest import serve
-from .support import ADMIN, VIEWER, assert_fits, screenshot
+from tests.e2e.conftest import serve
+from tests.e2e.support import ADMIN, VIEWER, assert_fits, screenshot
 
 
 def test_the_browser_is_asked_for_credentials(new_context, live_server):

@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .support import REPO, TABLET, assert_fits, screenshot
+from tests.e2e.support import REPO, TABLET, assert_fits, screenshot
 
 
 @pytest.fixture(scope="module")

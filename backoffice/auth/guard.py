@@ -10,7 +10,7 @@ Three modes, chosen once at start-up from the settings:
 * ``closed``: ``OPERATOR_AUTH_REQUIRED=1`` without accounts: every protected route
   answers 503 and nothing is served.
 
-After authentication the request's :class:`~backoffice.access.Operator` is in
+After authentication the request's :class:`~backoffice.core.access.Operator` is in
 ``g.operator`` (the audit actor), and a role gate answers 404 for screens and
 actions that role may not use, before CSRF or the view run, so a forbidden POST
 looks exactly like one to a missing page.
@@ -24,11 +24,11 @@ from flask import Flask, abort, current_app, g, request
 from flask_basicauth import BasicAuth
 
 from . import limits
-from .access import LOCAL_OPERATOR
-from .accounts import AccountBook, load_accounts
-from .errors import error_response
-from .health import PUBLIC_ENDPOINTS
-from .settings import Settings
+from backoffice.core.access import LOCAL_OPERATOR
+from backoffice.auth.accounts import AccountBook, load_accounts
+from backoffice.web.errors import error_response
+from backoffice.web.health import PUBLIC_ENDPOINTS
+from backoffice.core.settings import Settings
 
 __all__ = ["OperatorBasicAuth", "Banner", "init_app", "quote_realm", "AUTH_OFF_BANNER"]
 

@@ -12,8 +12,17 @@ import re
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
-__all__ = ["scaffold_command", "render_scaffold"]
+from backoffice.core.engine import create_engine
+from backoffice.core.settings import SettingsError, load_settings
+from models.reflection import reflect
+from views.base import ReflectedModelView
+from views.columns import UNSORTABLE, category_of
+from views.formatters import type_family
+from views.tuning import DEFAULT_ORDER
+
+__all__ = ["scaffold_command", "render_scaffold", "register_commands"]
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -28,11 +37,6 @@ def _list(values) -> str:
 
 
 def _entry(screen: str, entry) -> list[str]:
-    from views.base import ReflectedModelView
-    from views.columns import UNSORTABLE, category_of
-    from views.formatters import type_family
-    from views.tuning import DEFAULT_ORDER
-
     columns = list(entry.table.columns)
     names = [c.name for c in columns]
     families = {c.name: type_family(c.type) for c in columns}
@@ -101,13 +105,6 @@ def render_scaffold(reflection, source: str = "the database") -> str:
 @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
 def scaffold_command(output: Path | None, force: bool) -> None:
     """Write a starter declarative file from the reflected schema of DATABASE_URL."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-
-    from models.reflection import reflect
-
-    from .settings import SettingsError, load_settings
-
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -117,7 +114,7 @@ def scaffold_command(output: Path | None, force: bool) -> None:
     output = output or (Path(settings.backoffice_config) if settings.backoffice_config else Path("backoffice.toml"))
     if output.exists() and not force:
         raise click.ClickException(f"{output} exists; use --force to overwrite it")
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings)
     try:
         reflection = reflect(engine, schemas=settings.backoffice_schemas)
     finally:
@@ -125,3 +122,8 @@ def scaffold_command(output: Path | None, force: bool) -> None:
     source = make_url(settings.database_url).render_as_string(hide_password=True)
     output.write_text(render_scaffold(reflection, source), encoding="utf-8")
     click.echo(f"wrote {output}: {len(reflection.tables)} tables and views; edit it, then run `backoffice check`")
+
+
+def register_commands(group: click.Group) -> None:
+    """The screens' commands."""
+    group.add_command(scaffold_command)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from .benchreview import median_p95
+from benchmarks.review import median_p95
 
 __all__ = ["bench"]
 
@@ -134,7 +134,7 @@ def _throughput(url: str, seconds: int) -> float:
 def _movies_in(url: str) -> int:
     from sqlalchemy import create_engine, text
 
-    from .settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
 
     engine = create_engine(normalise_database_url(url))
     try:
@@ -158,7 +158,7 @@ def _filter_arg(app, view_class_name: str | None = None) -> str:
 def _page_key(url: str, page: int, page_size: int) -> int:
     from sqlalchemy import create_engine, text
 
-    from .settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
 
     engine = create_engine(normalise_database_url(url))
     try:
@@ -178,7 +178,7 @@ def _page_key(url: str, page: int, page_size: int) -> int:
               help="Persistent PostgreSQL cluster (used when DATABASE_URL is unset).")
 def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
     """Latency, throughput and memory: the console vs plain Flask-Admin on the same PostgreSQL."""
-    from .benchdb import ensure_database
+    from benchmarks.db import ensure_database
 
     cluster = None
     url = os.environ.get("DATABASE_URL")
@@ -191,7 +191,7 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
                        env={**os.environ, "DATABASE_URL": url}, check=True)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
     os.environ.update({"DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})
-    from .benchapps import console_app, plain_app
+    from benchmarks.apps import console_app, plain_app
 
     ours_filter, plain_filter = _filter_arg(console_app()), _filter_arg(plain_app())
     # 20: plain Flask-Admin's default page size, for the same rows on screen. Page 1,000, or the
@@ -216,9 +216,9 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
     load_before = os.getloadavg()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    ours = Served("backoffice.benchapps:console_app()", env, logs / "console.log")
-    plain = Served("backoffice.benchapps:plain_app()", env, logs / "plain.log")
-    simple = Served("backoffice.benchapps:plain_simple_app()", env, logs / "plain-simple.log")
+    ours = Served("benchmarks.apps:console_app()", env, logs / "console.log")
+    plain = Served("benchmarks.apps:plain_app()", env, logs / "plain.log")
+    simple = Served("benchmarks.apps:plain_simple_app()", env, logs / "plain-simple.log")
     rows, notes = [], []
     try:
         for name, ours_path, plain_path in scenarios:
@@ -249,7 +249,7 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
 
 def _review_apply(url: str, base: str, count: int):
     """Median / p95 of ``count`` applies (each on a different pending review), or None."""
-    from .benchreview import applicable_reviews, applied_count, measure_review_apply
+    from benchmarks.review import applicable_reviews, applied_count, measure_review_apply
 
     def choose(engine):
         ids = applicable_reviews(engine, count + 3)
@@ -261,7 +261,7 @@ def _review_apply(url: str, base: str, count: int):
 
 def _plain_edit(url: str, base: str, count: int):
     """Median / p95 of plain Flask-Admin's edit form opened and saved with a new tmdb_id."""
-    from .benchreview import editable_movies, edited_count, measure_plain_edit
+    from benchmarks.review import editable_movies, edited_count, measure_plain_edit
 
     return _measured_writes(url, lambda engine: editable_movies(engine, count + 3),
                             lambda edits: measure_plain_edit(base, edits, warmup=3), edited_count)
@@ -272,7 +272,7 @@ def _measured_writes(url: str, choose, measure, carried_out):
     database that every one took effect (a write that did not counts as HTTP 409)."""
     from sqlalchemy import create_engine
 
-    from .settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
 
     engine = create_engine(normalise_database_url(url))
     try:
@@ -306,3 +306,7 @@ def _report(movies, count, rows, notes, rps, rss) -> None:
     click.echo(f"| worker private MB (each) | {mb(rss[0], 2)} | {mb(rss[1], 2)} | | {mb(rss[2], 2)} | |")
     for note in notes:
         click.echo(f"note: {note}")
+
+
+if __name__ == "__main__":
+    bench()

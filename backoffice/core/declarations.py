@@ -7,15 +7,18 @@ Sections (each owned by the subsystem that reads it)::
     [queues.<name>]     review queues                                  (views/review_queue...)
     [hooks]             extra audit hooks: audit = ["pkg.mod:func"]    (audit_hooks/)
 
-Loading only parses. Validation is a list of *checks*: functions registered with
-:func:`register_check` that receive the declarations and the reflected schema and
-yield :class:`Problem` objects. Every problem is reported at once, each naming the
-file, the table, the option (with index), the value, a hint and a stable id;
-errors stop start-up, warnings are logged. ``backoffice check`` prints the same.
+Loading only parses. What the file may hold and how it is checked is a
+:class:`Rules` object: each subsystem adds its section's options, its problem ids and
+its checks through its own ``register_rules(rules)``, which the composition root
+calls (``backoffice.app.console_rules``); nothing registers itself on import. A
+check receives the declarations and the reflected schema and yields
+:class:`Problem` objects. Every problem is reported at once, each naming the file,
+the table, the option (with index), the value, a hint and a stable id; errors stop
+start-up, warnings are logged. ``backoffice check`` prints the same.
 
-Problem ids are declared in :data:`PROBLEM_IDS` (one line each) so the guide and
-its test can list them all. Ranges: E00x file, E01x-E04x views, E05x-E06x health,
-E07x-E08x queues, E09x hooks; warnings W0xx likewise.
+Problem ids are declared with :meth:`Rules.declare_ids` (one line each) so the
+guide and its test can list them all. Ranges: E00x file, E01x-E04x views,
+E05x-E06x health, E07x-E08x queues, E09x hooks; warnings W0xx likewise.
 """
 from __future__ import annotations
 
@@ -27,16 +30,15 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "Option", "OPTIONS", "declare_options",
-    "Declarations", "DeclarationError", "Problem", "PROBLEM_IDS", "SECTIONS",
-    "load_declarations", "register_check", "check_all", "did_you_mean", "problem",
+    "Option", "Rules", "Declarations", "DeclarationError", "Problem", "FILE_PROBLEM_IDS", "SECTIONS",
+    "load_declarations", "check_all", "did_you_mean", "problem",
 ]
 
 #: Top-level sections the file may hold.
 SECTIONS = ("views", "health", "queues", "hooks")
 
-#: Every stable problem id and what it means. Subsystems add theirs here.
-PROBLEM_IDS: dict[str, str] = {
+#: The file's own problem ids; every subsystem declares its own through :class:`Rules`.
+FILE_PROBLEM_IDS: dict[str, str] = {
     "backoffice.E001": "the file cannot be read or is not valid TOML",
     "backoffice.E002": "unknown top-level section",
     "backoffice.E003": "a section or entry has the wrong shape (a table was expected)",
@@ -60,8 +62,6 @@ class Option:
     example: str | None = None
 
 
-#: section -> option name -> Option, filled by each owning subsystem at import.
-OPTIONS: dict[str, dict[str, Option]] = {section: {} for section in SECTIONS}
 _KINDS: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: isinstance(v, str),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -72,14 +72,6 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
     "dict": lambda v: isinstance(v, dict),
     "any": lambda v: True,
 }
-
-
-def declare_options(section: str, *options: Option) -> None:
-    """Declare the keys entries of ``section`` accept (called by the owning subsystem)."""
-    for option in options:
-        if option.kind not in _KINDS:
-            raise ValueError(f"unknown option kind {option.kind!r} for {section}.{option.name}")
-        OPTIONS[section][option.name] = option
 
 
 @dataclass(frozen=True)
@@ -133,8 +125,6 @@ class Declarations:
 def problem(id: str, declarations: Declarations, option: str, message: str, *, table: str | None = None,
             hint: str | None = None) -> Problem:
     """Build a problem; the level follows from the id (E... error, W... warning)."""
-    if id not in PROBLEM_IDS:
-        raise KeyError(f"undeclared problem id {id}: add it to PROBLEM_IDS")
     level = "warning" if id.split(".", 1)[1].startswith("W") else "error"
     return Problem(id=id, level=level, file=declarations.file, option=option, message=message, table=table,
                    hint=hint)
@@ -185,45 +175,72 @@ def load_declarations(path: Path | str | None) -> Declarations:
 
 
 Check = Callable[[Declarations, Any], Iterable[Problem]]
-_CHECKS: list[Check] = []
 
 
-def register_check(check: Check) -> Check:
-    """Register a validation function (usable as a decorator). It receives the
-    declarations and the :class:`~models.reflection.Reflection` and yields problems."""
-    if check not in _CHECKS:
-        _CHECKS.append(check)
-    return check
+class Rules:
+    """What the declarative file may hold: options per section, problem ids, checks.
 
+    Built empty but for the file's own ids; each subsystem's ``register_rules(rules)``
+    adds its part, called by the composition root in a fixed order.
+    """
 
-def _check_option_shapes(declarations: Declarations) -> Iterable[Problem]:
-    """Unknown keys and wrong value types, for every section that declared options.
-    (``hooks`` is a single table, the others hold one table per entry.)"""
-    for section in SECTIONS:
-        declared = OPTIONS[section]
-        if not declared:
-            continue
-        entries = {"": getattr(declarations, section)} if section == "hooks" else getattr(declarations, section)
-        for name, entry in entries.items():
-            prefix = f"{section}.{name}" if name else section
-            if not isinstance(entry, dict):
-                yield problem("backoffice.E003", declarations, prefix, f"'{prefix}' must be a table")
+    def __init__(self) -> None:
+        self.problem_ids: dict[str, str] = dict(FILE_PROBLEM_IDS)
+        self.options: dict[str, dict[str, Option]] = {section: {} for section in SECTIONS}
+        self.checks: list[Check] = []
+
+    def declare_ids(self, ids: dict[str, str]) -> None:
+        """Add problem ids with their one-line meaning; an id declared twice is a programming error."""
+        for id, meaning in ids.items():
+            if self.problem_ids.get(id, meaning) != meaning:
+                raise ValueError(f"problem id {id} declared twice with different meanings")
+            self.problem_ids[id] = meaning
+
+    def declare_options(self, section: str, *options: Option) -> None:
+        """Declare the keys entries of ``section`` accept."""
+        for option in options:
+            if option.kind not in _KINDS:
+                raise ValueError(f"unknown option kind {option.kind!r} for {section}.{option.name}")
+            self.options[section][option.name] = option
+
+    def add_check(self, check: Check) -> None:
+        """Add a validation function: it receives the declarations and the
+        :class:`~models.reflection.Reflection` and yields problems."""
+        if check not in self.checks:
+            self.checks.append(check)
+
+    def _option_shapes(self, declarations: Declarations) -> Iterable[Problem]:
+        """Unknown keys and wrong value types, for every section that declared options.
+        (``hooks`` is a single table, the others hold one table per entry.)"""
+        for section in SECTIONS:
+            declared = self.options[section]
+            if not declared:
                 continue
-            for key, value in entry.items():
-                option = declared.get(key)
-                if option is None:
-                    yield problem("backoffice.E004", declarations, f"{prefix}.{key}", f"unknown option '{key}'",
-                                  table=name or None, hint=did_you_mean(key, declared))
-                elif not _KINDS[option.kind](value):
-                    yield problem("backoffice.E005", declarations, f"{prefix}.{key}",
-                                  f"expected {option.kind}, got {type(value).__name__} {value!r}",
-                                  table=name or None)
+            entries = {"": getattr(declarations, section)} if section == "hooks" else getattr(declarations, section)
+            for name, entry in entries.items():
+                prefix = f"{section}.{name}" if name else section
+                if not isinstance(entry, dict):
+                    yield problem("backoffice.E003", declarations, prefix, f"'{prefix}' must be a table")
+                    continue
+                for key, value in entry.items():
+                    option = declared.get(key)
+                    if option is None:
+                        yield problem("backoffice.E004", declarations, f"{prefix}.{key}", f"unknown option '{key}'",
+                                      table=name or None, hint=did_you_mean(key, declared))
+                    elif not _KINDS[option.kind](value):
+                        yield problem("backoffice.E005", declarations, f"{prefix}.{key}",
+                                      f"expected {option.kind}, got {type(value).__name__} {value!r}",
+                                      table=name or None)
 
 
-def check_all(declarations: Declarations, reflection: Any) -> list[Problem]:
-    """Parsing problems, option shapes, then every registered check's, in a stable order."""
+def check_all(declarations: Declarations, reflection: Any, rules: Rules) -> list[Problem]:
+    """Parsing problems, option shapes, then every check of ``rules``, in a stable order.
+    A problem whose id ``rules`` does not declare is a programming error (KeyError)."""
     problems = list(declarations.problems)
-    problems.extend(_check_option_shapes(declarations))
-    for check in _CHECKS:
+    problems.extend(rules._option_shapes(declarations))
+    for check in rules.checks:
         problems.extend(check(declarations, reflection))
+    undeclared = sorted({p.id for p in problems} - set(rules.problem_ids))
+    if undeclared:
+        raise KeyError(f"undeclared problem ids {undeclared}: declare them with Rules.declare_ids")
     return problems

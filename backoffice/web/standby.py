@@ -16,7 +16,7 @@ from collections.abc import Callable
 from flask import Flask, jsonify
 
 from . import errors, requestlog
-from .settings import Settings
+from backoffice.core.settings import Settings
 
 __all__ = ["standby_app", "RETRY_SECONDS"]
 

@@ -10,32 +10,23 @@ takes its database write lock before the read instead.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from audit_hooks import AuditError
+from audit_hooks import AuditError, audit_action
 
-from .access import Operator
-from .queues import ActionSpec, QueueSpec, resolve_effect
+from backoffice.core.access import Operator
+from backoffice.queues.spec import ActionSpec, Change, QueueSpec, resolve_effect
 
 __all__ = ["ActionRefused", "EffectContext", "RowOutcome", "Outcome", "QueueRunner", "Change"]
 
 
 class ActionRefused(Exception):
     """An action cannot be performed on a row; the message is shown to the operator."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """One value an action will change, shown before the operator confirms."""
-
-    what: str
-    old: Any
-    new: Any
 
 
 @dataclass
@@ -83,13 +74,12 @@ class Outcome:
 class QueueRunner:
     """Reads and acts on one queue's rows through a Flask-SQLAlchemy ``db``."""
 
-    def __init__(self, queue: QueueSpec, db, reflection, audit_action: Callable[..., Any]):
+    def __init__(self, queue: QueueSpec, db, reflection):
         self.queue = queue
         self.db = db
         self.models = {screen: entry.model for screen, entry in reflection.tables.items()}
         self.model = self.models[queue.table]
         self.subject_model = self.models.get(queue.subject_table) if queue.subject_table else None
-        self._audit_action = audit_action
         pk = reflection.tables[queue.table].primary_key
         if len(pk) != 1:
             raise ValueError(f"queue table {queue.table} needs a single-column primary key")
@@ -160,7 +150,7 @@ class QueueRunner:
     def _perform_one(self, action, raw_id, operator, note, effect) -> RowOutcome:
         session = self.db.session
         try:
-            with self._audit_action(action=f"review.{action.name}", reason=note):
+            with audit_action(action=f"review.{action.name}", reason=note):
                 self._begin_exclusive()
                 rows = self.load([raw_id], lock=True)
                 if not rows:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark catalog health on PostgreSQL: straightforward queries versus ours.
 
-    .venv/bin/python scripts/bench_catalog_health.py [--movies 1000000] [--runs 5]
+    .venv/bin/python benchmarks/bench_catalog_health.py [--movies 1000000] [--runs 5]
 
 Uses DATABASE_URL when set (a PostgreSQL database it may seed), else starts a
 throwaway cluster with tests/pg.py and removes it afterwards. Seeds the demo
@@ -33,9 +33,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 from backoffice.catalog import CatalogHealth  # noqa: E402
 from backoffice.catalog.validation import resolve_checks  # noqa: E402
-from backoffice.declarations import Declarations  # noqa: E402
+from backoffice.core.declarations import Declarations  # noqa: E402
 from backoffice.demo.schema import HEALTH_INDEXES, demo_metadata  # noqa: E402
-from backoffice.settings import normalise_database_url  # noqa: E402
+from backoffice.core.settings import normalise_database_url  # noqa: E402
 from models.reflection import reflect  # noqa: E402
 
 STALE_DAYS = 180

@@ -14,9 +14,9 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
-from .errors import error_response
-from .health import PUBLIC_ENDPOINTS
-from .settings import Settings
+from backoffice.web.errors import error_response
+from backoffice.web.health import PUBLIC_ENDPOINTS
+from backoffice.core.settings import Settings
 
 __all__ = ["init_app", "client_address", "attempted_username"]
 

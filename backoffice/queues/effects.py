@@ -1,6 +1,6 @@
 """Effects of review-queue actions: Python functions a queue declaration names.
 
-An effect receives an :class:`~backoffice.review.EffectContext` and changes rows
+An effect receives an :class:`~backoffice.queues.runner.EffectContext` and changes rows
 through ``ctx.session`` inside the action's transaction, so the audit hooks see
 its changes in the same change set. It refuses with ``ctx.refuse(message)``.
 An optional ``preview`` attribute returns the changes shown before confirming.
@@ -8,6 +8,8 @@ An optional ``preview`` attribute returns the changes shown before confirming.
 from __future__ import annotations
 
 from sqlalchemy import select
+
+from backoffice.queues.spec import Change
 
 __all__ = ["apply_tmdb_match"]
 
@@ -53,8 +55,6 @@ def apply_tmdb_match(ctx) -> None:
 
 
 def _preview(ctx):
-    from backoffice.review import Change
-
     _movies, candidate = _check(ctx)
     movie = ctx.subject
     changes = [Change(f"movie #{movie.id} tmdb_id", movie.tmdb_id, candidate)]

@@ -5,7 +5,7 @@ from flask import Flask, has_request_context, request
 from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .settings import Settings
+from backoffice.core.settings import Settings
 
 __all__ = ["init_app", "SECURE_HEADERS", "CONTENT_SECURITY_POLICY"]
 

@@ -20,7 +20,7 @@ FILTER_COLUMNS = ["release_date"]
 
 def console_app():
     """The console, movies screen searchable by title (its filters default to indexed columns)."""
-    from .app import create_app
+    from backoffice.app import create_app
 
     app = create_app()
     for view in app.extensions["backoffice.admin"]._views:
@@ -44,7 +44,7 @@ def plain_app(simple_list_pager: bool = False):
     from sqlalchemy import MetaData
     from sqlalchemy.ext.automap import automap_base
 
-    from .settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
 
     app = Flask("plain_flask_admin")
     app.config["SECRET_KEY"] = os.environ.get("SECRET_KEY", "bench")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A bounded load test of the console under gunicorn (2 workers), on loopback only.
 
-    .venv/bin/python scripts/loadtest.py [--duration 60] [--clients 16] [--wrk N]
+    .venv/bin/python benchmarks/loadtest.py [--duration 60] [--clients 16] [--wrk N]
 
 Uses DATABASE_URL when set (seeded with the demo catalog only when it has no
 ``movies`` table, or with ``--seed``), else starts a throwaway PostgreSQL with
@@ -206,7 +206,7 @@ class _Client:
 def _check_audit(database_url: str, result: LoadResult) -> None:
     from sqlalchemy import create_engine, text
 
-    from backoffice.settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
 
     engine = create_engine(normalise_database_url(database_url))
     try:
@@ -237,7 +237,7 @@ def _seed_if_needed(database_url: str, movies: int, force: bool) -> None:
     from sqlalchemy import create_engine, inspect
 
     from backoffice.demo import seed_demo
-    from backoffice.settings import normalise_database_url
+    from backoffice.core.settings import normalise_database_url
     from models.own import init_db
 
     engine = create_engine(normalise_database_url(database_url))

@@ -1,6 +1,6 @@
 """Benchmark: reflect a 500-table schema and build the console on it (PostgreSQL and SQLite).
 
-    .venv/bin/python scripts/bench_reflection.py [--tables 500] [--pg-url postgresql://...]
+    .venv/bin/python benchmarks/bench_reflection.py [--tables 500] [--pg-url postgresql://...]
 
 Without --pg-url a throwaway PostgreSQL cluster is started (tests/pg.py) when the
 server binaries are installed. Prints, per database: the seconds spent in
@@ -26,8 +26,8 @@ from sqlalchemy import create_engine, event, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backoffice import create_app  # noqa: E402
-from backoffice.settings import normalise_database_url  # noqa: E402
+from backoffice.app import create_app  # noqa: E402
+from backoffice.core.settings import normalise_database_url  # noqa: E402
 from models.reflection import reflect  # noqa: E402
 
 

@@ -10,7 +10,7 @@ import uuid
 
 from flask import Flask, g, request
 
-from .settings import Settings
+from backoffice.core.settings import Settings
 
 __all__ = ["init_app", "request_id", "JsonFormatter"]
 

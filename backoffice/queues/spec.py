@@ -15,14 +15,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .access import ROLES
-from .declarations import (
-    PROBLEM_IDS, Declarations, Option, declare_options, did_you_mean, problem, register_check,
+from backoffice.core.access import ROLES
+from backoffice.core.declarations import (
+    Declarations, Option, Rules, did_you_mean, problem,
 )
 
-__all__ = ["ActionSpec", "QueueSpec", "queue_specs", "resolve_effect", "DEFAULT_QUEUES"]
+__all__ = ["register_rules", "Change", "ActionSpec", "QueueSpec", "queue_specs", "resolve_effect", "DEFAULT_QUEUES"]
 
-PROBLEM_IDS.update({
+QUEUE_PROBLEM_IDS = {
     "backoffice.E070": "a queue names a table that was not reflected",
     "backoffice.E071": "a queue option names a column that the queue's table does not have",
     "backoffice.E072": "a queue declares no actions, or an action is not a table",
@@ -32,10 +32,9 @@ PROBLEM_IDS.update({
     "backoffice.E076": "an action's reason must be required, optional or none",
     "backoffice.E077": "a queue's subject table or column is unknown",
     "backoffice.E078": "a queue's URL collides with another queue's",
-})
+}
 
-declare_options(
-    "queues",
+QUEUE_OPTIONS = (
     Option("table", "str", "The table holding one row per proposal.", example='"tmdb_match_reviews"'),
     Option("label", "str", "Menu and page title.", default="the queue name", example='"TMDB matches"'),
     Option("url", "str", "Path under /admin/.", default="review-queue (first queue), else queues/<name>",
@@ -65,6 +64,15 @@ declare_options(
 )
 
 _ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str"}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One value an action will change, shown before the operator confirms."""
+
+    what: str
+    old: Any
+    new: Any
 
 
 @dataclass(frozen=True)
@@ -130,7 +138,7 @@ DEFAULT_QUEUES: dict[str, dict[str, Any]] = {
         "links": {"candidate_tmdb_id": "https://www.themoviedb.org/movie/{candidate_tmdb_id}"},
         "actions": {
             "apply": {"from": ["pending", "deferred"], "to": "applied", "label": "Apply",
-                      "effect": "audit_hooks.effects:apply_tmdb_match"},
+                      "effect": "backoffice.queues.effects:apply_tmdb_match"},
             "reject": {"from": ["pending", "deferred"], "to": "rejected", "reason": "required", "label": "Reject"},
             "defer": {"from": ["pending"], "to": "deferred", "reason": "optional", "label": "Defer"},
             "reopen": {"from": ["deferred"], "to": "pending", "reason": "optional", "label": "Back to pending"},
@@ -207,7 +215,6 @@ def resolve_effect(path: str) -> Callable[..., Any]:
     return target
 
 
-@register_check
 def _check_queues(declarations: Declarations, reflection) -> Iterable:
     """Validate every declared queue against the reflected schema."""
     urls: dict[str, str] = {}
@@ -285,3 +292,10 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
         yield problem("backoffice.E076", declarations, f"{where}.reason",
                       f"'{raw['reason']}' is not one of required, optional, none", table=table,
                       hint=did_you_mean(str(raw["reason"]), ("required", "optional", "none")))
+
+
+def register_rules(rules: Rules) -> None:
+    """The ``[queues.*]`` section: its options, problem ids E070-E078 and the queue checks."""
+    rules.declare_ids(QUEUE_PROBLEM_IDS)
+    rules.declare_options("queues", *QUEUE_OPTIONS)
+    rules.add_check(_check_queues)

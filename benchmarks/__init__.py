@@ -1,0 +1,1 @@
+"""Benchmarks, load tests and their helpers: outside the product package, never in the wheel or the image."""
