@@ -17,6 +17,8 @@ print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependenc
 PY
 
 COPY backoffice ./backoffice
+COPY console ./console
+COPY queues ./queues
 COPY models ./models
 COPY views ./views
 COPY audit_hooks ./audit_hooks
@@ -29,4 +31,4 @@ USER backoffice
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=2)"
-CMD ["sh", "-c", "exec gunicorn -c python:backoffice.gunicorn_conf --bind 0.0.0.0:${PORT} --workers 2 --threads 4 --timeout 60 --graceful-timeout 30 --no-control-socket --access-logfile - wsgi:app"]
+CMD ["sh", "-c", "exec gunicorn -c python:console.gunicorn_conf --bind 0.0.0.0:${PORT} --workers 2 --threads 4 --timeout 60 --graceful-timeout 30 --no-control-socket --access-logfile - wsgi:app"]

@@ -1,3 +1,3 @@
-from backoffice.app import create_app
+from console.app import create_app
 
 app = create_app()

@@ -1,4 +1,4 @@
 """Backoffice: a low-code operator console generated from an existing SQL schema.
 
-The app factory is :func:`backoffice.app.create_app`; ``wsgi.py`` serves it.
+The app factory is :func:`console.app.create_app`; ``wsgi.py`` serves it.
 """

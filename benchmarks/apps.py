@@ -20,7 +20,7 @@ FILTER_COLUMNS = ["release_date"]
 
 def console_app():
     """The console, movies screen searchable by title (its filters default to indexed columns)."""
-    from backoffice.app import create_app
+    from console.app import create_app
 
     app = create_app()
     for view in app.extensions["backoffice.admin"]._views:

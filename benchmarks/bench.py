@@ -1,7 +1,7 @@
 """``backoffice bench``: the console against plain Flask-Admin on a million movies.
 
 Every app runs under gunicorn the same way (2 sync workers, loopback, no control
-socket, the console's ``backoffice.gunicorn_conf``: preloaded, workers forked from it)
+socket, the console's ``console.gunicorn_conf``: preloaded, workers forked from it)
 on the same PostgreSQL database; each scenario is requested sequentially
 ``--requests`` times after a warm-up, then the list page is loaded by 8 concurrent
 clients (wrk when installed, else a thread pool). Everything is bounded: a fixed
@@ -53,7 +53,7 @@ class Served:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "-w", "2",
+            [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", "2",
              "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--timeout", "60", target], env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
@@ -187,7 +187,7 @@ def bench(movies: int, count: int, seconds: int, data_dir: Path) -> None:
         url = cluster.url
     if _movies_in(url) != movies:
         click.echo(f"seeding {movies:,} movies (a few minutes; reused by later runs) ...")
-        subprocess.run([sys.executable, "-m", "backoffice.cli", "seed-demo", "--movies", str(movies)],
+        subprocess.run([sys.executable, "-m", "console.cli", "seed-demo", "--movies", str(movies)],
                        env={**os.environ, "DATABASE_URL": url}, check=True)
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"}
     os.environ.update({"DATABASE_URL": url, "SECRET_KEY": "bench", "LOG_LEVEL": "WARNING"})

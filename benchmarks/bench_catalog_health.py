@@ -81,7 +81,7 @@ def prepare(url: str, movies: int) -> None:
         print(f"seed: reusing {movies:,} movies already in the database")
     else:
         started = time.monotonic()
-        subprocess.run([sys.executable, "-m", "backoffice.cli", "seed-demo", "--movies", str(movies)], check=True,
+        subprocess.run([sys.executable, "-m", "console.cli", "seed-demo", "--movies", str(movies)], check=True,
                        env={**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}, cwd=ROOT,
                        stdout=subprocess.DEVNULL)
         print(f"seed: {movies:,} movies in {time.monotonic() - started:.1f} s (backoffice seed-demo)")

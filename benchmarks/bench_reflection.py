@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, event, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from backoffice.app import create_app  # noqa: E402
+from console.app import create_app  # noqa: E402
 from backoffice.core.settings import normalise_database_url  # noqa: E402
 from models.reflection import reflect  # noqa: E402
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine
 
-from backoffice.app import create_app
+from console.app import create_app
 from backoffice.demo import seed_demo
 from backoffice.core.settings import normalise_database_url
 from models.own import init_db

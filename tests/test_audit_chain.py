@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
 from audit_hooks import audit_action
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.settings import normalise_database_url
 from models.own import APPEND_ONLY_TRIGGER, init_db
 
@@ -123,7 +123,7 @@ def test_concurrent_writers_never_fork_the_chain(db_url, make_app):
 def test_start_up_creates_a_missing_audit_table(tmp_path, monkeypatch, caplog):
     from sqlalchemy import inspect
 
-    from backoffice.app import create_app
+    from console.app import create_app
     from backoffice.demo import seed_demo
 
     monkeypatch.chdir(tmp_path)

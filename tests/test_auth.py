@@ -9,7 +9,7 @@ from werkzeug.security import check_password_hash
 
 import backoffice.auth.accounts as accounts_module
 from backoffice.auth.accounts import AccountBook, UsersFileError, read_users_file
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.settings import SettingsError
 
 from tests.auth_helpers import ADMIN, ENV, basic, write_users

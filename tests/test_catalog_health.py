@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, text
 
 from backoffice.catalog import catalog_health
-from backoffice.cli import main
+from console.cli import main
 from views.catalog_health import csv_safe
 
 #: check name -> DefectCounts field with the number of affected movies

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice.app import create_app
+from console.app import create_app
 from backoffice.catalog import catalog_health
 from backoffice.core.declarations import DeclarationError
 
@@ -162,7 +162,7 @@ def test_without_a_movie_schema_there_are_no_default_checks(build, tmp_path):
 def test_backoffice_check_lists_health_problems(build, monkeypatch):
     from click.testing import CliRunner
 
-    from backoffice.cli import main
+    from console.cli import main
 
     build.path.write_text('[health.x]\nkind = "coverage"\nrelated = "movie_credits"\nvia = "movie"\n')
     monkeypatch.setenv("DATABASE_URL", build.url)

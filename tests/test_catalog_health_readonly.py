@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, exc, text
 
 from backoffice.catalog import catalog_health
 from backoffice.catalog.runner import is_timeout, read_only
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.settings import normalise_database_url
 
 #: A view that takes seconds to answer, whatever the database.

@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
-from backoffice.cli import main
+from console.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

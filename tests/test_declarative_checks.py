@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 import views  # noqa: F401  (registers the views checks)
 from backoffice.core.declarations import check_all, load_declarations
-from backoffice.app import console_rules
+from console.app import console_rules
 from models.reflection import reflect
 
 

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
 
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.declarations import DeclarationError, check_all, load_declarations
-from backoffice.app import console_rules
+from console.app import console_rules
 from backoffice.core.settings import normalise_database_url
 
 from tests.test_declarative_checks import custom_package  # noqa: F401  (fixture)

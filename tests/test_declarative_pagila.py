@@ -7,9 +7,9 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from backoffice.app import create_app
+from console.app import create_app
 from backoffice.core.declarations import check_all, load_declarations
-from backoffice.app import console_rules
+from console.app import console_rules
 
 from tests.conftest import shared_fixture
 

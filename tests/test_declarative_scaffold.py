@@ -7,9 +7,9 @@ import tomllib
 from click.testing import CliRunner
 from sqlalchemy import create_engine
 
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.declarations import check_all, load_declarations
-from backoffice.app import console_rules
+from console.app import console_rules
 from backoffice.core.settings import normalise_database_url
 from models.reflection import reflect
 

@@ -2,7 +2,8 @@
 import pytest
 from sqlalchemy import create_engine
 
-from backoffice.app import create_app, standby
+from console.app import create_app
+from backoffice.web import standby
 from backoffice.demo import seed_demo
 from backoffice.core.settings import normalise_database_url
 

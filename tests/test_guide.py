@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from backoffice.core.declarations import SECTIONS
-from backoffice.app import console_rules
+from console.app import console_rules
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "declarative.md"
 PACKAGES = ("backoffice", "models", "views", "audit_hooks")

@@ -1,4 +1,4 @@
-from backoffice.app import create_app
+from console.app import create_app
 
 
 def test_healthz_needs_no_database(client):

@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice.app import create_app
+from console.app import create_app
 
 from tests.auth_helpers import basic, write_users
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from backoffice.app import create_app
+from console.app import create_app
 
 from tests.conftest import shared_fixture
 

@@ -23,7 +23,7 @@ DB_PASSWORD = "Db-Pa55word-5e5e"
 
 SCRIPT = r'''
 import base64, json, logging, os, sys
-from backoffice.app import create_app
+from console.app import create_app
 
 def auth(user, password):
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}

@@ -1,4 +1,4 @@
-"""gunicorn with ``backoffice.gunicorn_conf``: the app built once in the master, two
+"""gunicorn with ``console.gunicorn_conf``: the app built once in the master, two
 workers forked from it, each with its own database connections; the benchmark's
 review apply (confirm + execute with CSRF and the signed token) goes through it."""
 import os
@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from benchmarks.review import applicable_reviews, applied_count, measure_review_apply
-from backoffice.gunicorn_conf import close_database_connections
+from console.gunicorn_conf import close_database_connections
 from backoffice.core.settings import normalise_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +38,7 @@ def test_preloaded_workers_serve_lists_and_review_applies(pg_demo_url):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPERATOR_", "PORT"))}
     env.update(DATABASE_URL=pg_demo_url, SECRET_KEY="k", LOG_LEVEL="WARNING")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "-w", "2",
+        [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", "2",
          "--no-control-socket", "-b", f"127.0.0.1:{port}", "wsgi:app"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -90,7 +90,7 @@ def test_after_each_response_the_worker_frees_what_the_request_left_in_cycles():
     import platform
     import weakref
 
-    from backoffice import gunicorn_conf
+    from console import gunicorn_conf
 
     class Page:
         pass

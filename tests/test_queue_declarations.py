@@ -2,8 +2,8 @@
 import pytest
 
 from backoffice.core.declarations import check_all, load_declarations
-from backoffice.app import console_rules
-from backoffice.queues.spec import queue_specs
+from console.app import console_rules
+from queues.spec import queue_specs
 
 
 @pytest.fixture
@@ -69,9 +69,9 @@ actions.rename = { from = ["Drama"], to = "Drama (reviewed)", reason = "none" }
      "queues.q.actions: the queue declares no actions [backoffice.E072]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", efect = "m:f" }',
      "queues.q.actions.a.efect: unknown action option 'efect'; did you mean 'effect'? [backoffice.E073]"),
-    ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", effect = "backoffice.queues.effects:nope" }',
-     "queues.q.actions.a.effect: cannot import 'backoffice.queues.effects:nope': "
-     "module 'backoffice.queues.effects' has no attribute 'nope' [backoffice.E074]"),
+    ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", effect = "queues.effects:nope" }',
+     "queues.q.actions.a.effect: cannot import 'queues.effects:nope': "
+     "module 'queues.effects' has no attribute 'nope' [backoffice.E074]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", role = "admn" }',
      "queues.q.actions.a.role: unknown role 'admn'; did you mean 'admin'? [backoffice.E075]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", reason = "always" }',

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from backoffice.app import create_app
+from console.app import create_app
 
 from tests.conftest import csrf_token, shared_fixture
 from tests.reflection_walk import load_sql_file, run_sql, walk_every_screen

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from backoffice.cli import main
+from console.cli import main
 
 from tests.test_reflection_types import _app, odd_pg, odd_sqlite  # noqa: F401  (fixtures)
 

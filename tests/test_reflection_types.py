@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from backoffice.app import create_app
+from console.app import create_app
 
 from tests.conftest import csrf_token
 from tests.reflection_walk import _errors, form_fields, run_sql, walk_every_screen

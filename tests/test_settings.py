@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from backoffice.app import create_app
+from console.app import create_app
 from backoffice.core.settings import SETTINGS, Settings, SettingsError, load_settings, normalise_database_url
 
 

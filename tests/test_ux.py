@@ -100,7 +100,7 @@ def test_empty_lists_say_what_to_do(client, app, db_url):
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
     engine.dispose()
-    from backoffice.app import create_app
+    from console.app import create_app
 
     fresh = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"}).test_client()
     html = fresh.get("/admin/notes/").get_data(as_text=True)

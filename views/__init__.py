@@ -8,7 +8,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 from backoffice.core.access import current_operator
 from backoffice.core.declarations import Declarations
-from backoffice.queues.spec import queue_specs
+from queues.spec import queue_specs
 from backoffice.core.settings import Settings
 from models.reflection import Reflection
 

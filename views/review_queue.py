@@ -16,8 +16,8 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from backoffice.core.access import ROLES, current_operator
-from backoffice.queues.spec import ActionSpec, QueueSpec
-from backoffice.queues.runner import ActionRefused, QueueRunner
+from queues.spec import ActionSpec, QueueSpec
+from queues.runner import ActionRefused, QueueRunner
 
 from views.access import RoleGuardMixin
 from views.base import endpoint_for

@@ -10,7 +10,7 @@ Sections (each owned by the subsystem that reads it)::
 Loading only parses. What the file may hold and how it is checked is a
 :class:`Rules` object: each subsystem adds its section's options, its problem ids and
 its checks through its own ``register_rules(rules)``, which the composition root
-calls (``backoffice.app.console_rules``); nothing registers itself on import. A
+calls (``console.app.console_rules``); nothing registers itself on import. A
 check receives the declarations and the reflected schema and yields
 :class:`Problem` objects. Every problem is reported at once, each naming the file,
 the table, the option (with index), the value, a hint and a stable id; errors stop

@@ -25,7 +25,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from backoffice.app import create_app
+from console.app import create_app
 
 from tests.e2e.support import ADMIN, LAPTOP, LOCAL_HOSTS, OPERATOR, VIEWER, Account
 

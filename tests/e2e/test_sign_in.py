@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from backoffice.app import create_app
+from console.app import create_app
 
 from tests.e2e.conftest import serve
 from tests.e2e.support import ADMIN, VIEWER, assert_fits, screenshot

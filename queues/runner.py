@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from audit_hooks import AuditError, audit_action
 
 from backoffice.core.access import Operator
-from backoffice.queues.spec import ActionSpec, Change, QueueSpec, resolve_effect
+from queues.spec import ActionSpec, Change, QueueSpec, resolve_effect
 
 __all__ = ["ActionRefused", "EffectContext", "RowOutcome", "Outcome", "QueueRunner", "Change"]
 

@@ -1,16 +1,18 @@
-"""The composition root: builds one console from its subsystems. Nothing imports it
-but ``wsgi.py``, the command line and the tests; nothing here is built at import time.
+"""The composition root: builds one console from its subsystems. Nothing imports
+``console/`` but ``wsgi.py``, the benchmarks and the tests; nothing here is built at
+import time.
 
 Layers, from the ground up (each imports only what stands below it):
 
-* ``backoffice/core/``: settings, roles and the current operator, declarations and
-  problem ids, the engine factory;
-* ``models/``: the reflected schema and the console's own tables;
-* the subsystems: ``backoffice/web/`` (request log, error pages, headers, CSRF,
-  health), ``backoffice/auth/``, ``audit_hooks/``, ``backoffice/catalog/``,
-  ``backoffice/queues/``, ``backoffice/demo/``; then ``views/`` (screens and pages);
-* this file, ``backoffice/cli.py``, ``backoffice/database.py``,
-  ``backoffice/gunicorn_conf.py`` and ``wsgi.py``.
+* ``models/``: the reflected schema and the console's own tables (imports nothing of ours);
+* ``backoffice/``: ``core/`` (settings, roles and the current operator, declarations
+  and problem ids, the engine factory, library internals; imports nothing of ours),
+  then the subsystems ``web/`` (request log, error pages, headers, CSRF, health),
+  ``auth/``, ``catalog/`` (catalog health) and ``demo/``;
+* ``audit_hooks/``: the write pipeline;
+* ``queues/``: review queues (spec, checks, runner, effects), written through the hooks;
+* ``views/``: the screens and pages;
+* ``console/``: this file, ``cli.py``, ``database.py``, ``gunicorn_conf.py``; and ``wsgi.py``.
 """
 from __future__ import annotations
 
@@ -23,16 +25,17 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 import audit_hooks
+import queues
 import views
 import views.safety
-
-from backoffice import catalog, database, queues
+from backoffice import catalog
 from backoffice.auth import guard
 from backoffice.core.declarations import DeclarationError, Rules, check_all, load_declarations
 from backoffice.core.settings import Settings, load_settings
 from backoffice.web import csrf, errors, health, requestlog, security
 from backoffice.web.standby import standby_app
 from backoffice.web.startup import LazyBuildRule, collector_paused
+from console import database
 from models.reflection import reflect
 
 __all__ = ["create_app", "console_rules"]

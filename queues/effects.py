@@ -1,6 +1,6 @@
 """Effects of review-queue actions: Python functions a queue declaration names.
 
-An effect receives an :class:`~backoffice.queues.runner.EffectContext` and changes rows
+An effect receives an :class:`~queues.runner.EffectContext` and changes rows
 through ``ctx.session`` inside the action's transaction, so the audit hooks see
 its changes in the same change set. It refuses with ``ctx.refuse(message)``.
 An optional ``preview`` attribute returns the changes shown before confirming.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from backoffice.queues.spec import Change
+from queues.spec import Change
 
 __all__ = ["apply_tmdb_match"]
 

@@ -5,8 +5,8 @@ and checks it against the schema; ``runner`` performs an action on chosen rows, 
 audited transaction per row; ``effects`` holds the effects an action may name. The
 screen (``views/review_queue.py``) only speaks HTTP.
 """
-from backoffice.queues.runner import ActionRefused, Outcome, QueueRunner
-from backoffice.queues.spec import ActionSpec, Change, QueueSpec, queue_specs, register_rules
+from queues.runner import ActionRefused, Outcome, QueueRunner
+from queues.spec import ActionSpec, Change, QueueSpec, queue_specs, register_rules
 
 __all__ = ["ActionRefused", "ActionSpec", "Change", "Outcome", "QueueRunner", "QueueSpec", "queue_specs",
            "register_rules"]

@@ -138,7 +138,7 @@ DEFAULT_QUEUES: dict[str, dict[str, Any]] = {
         "links": {"candidate_tmdb_id": "https://www.themoviedb.org/movie/{candidate_tmdb_id}"},
         "actions": {
             "apply": {"from": ["pending", "deferred"], "to": "applied", "label": "Apply",
-                      "effect": "backoffice.queues.effects:apply_tmdb_match"},
+                      "effect": "queues.effects:apply_tmdb_match"},
             "reject": {"from": ["pending", "deferred"], "to": "rejected", "reason": "required", "label": "Reject"},
             "defer": {"from": ["pending"], "to": "deferred", "reason": "optional", "label": "Defer"},
             "reopen": {"from": ["deferred"], "to": "pending", "reason": "optional", "label": "Back to pending"},

@@ -1,4 +1,4 @@
-"""The ``backoffice`` command line: Flask's CLI around :func:`backoffice.app.create_app`.
+"""The ``backoffice`` command line: Flask's CLI around :func:`console.app.create_app`.
 
 Commands that need the whole console (``catalog-health``) get it from Flask's CLI;
 the others need only the settings and an engine from :mod:`backoffice.core.engine`,
@@ -12,14 +12,14 @@ import logging
 import sys
 
 import click
-from flask.cli import FlaskGroup
+from flask.cli import AppGroup, FlaskGroup
 from sqlalchemy.engine import make_url
 
 import audit_hooks.cli
 import backoffice.auth.cli
 import backoffice.catalog.cli
 import views.scaffold
-from backoffice.app import console_rules, create_app
+from console.app import console_rules, create_app
 from backoffice.core.declarations import DeclarationError, check_all, load_declarations
 from backoffice.core.engine import create_engine, database_url, demo_database_path
 from backoffice.core.settings import SettingsError, load_settings
@@ -39,14 +39,30 @@ def _create_app():
         raise click.ClickException(str(exc)) from None
 
 
-main = FlaskGroup(
+class ConsoleGroup(FlaskGroup):
+    """Flask's CLI for the console: commands that need the app get it from
+    :func:`_create_app`. Every command is ours and registered below, so listing or
+    finding one never builds the app (``app.cli`` holds none)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return AppGroup.list_commands(self, ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return AppGroup.get_command(self, ctx, name)
+
+
+main = ConsoleGroup(
     name="backoffice",
     help="Backoffice: an operator console generated from your SQL schema.",
     create_app=_create_app,
     add_default_commands=False,
+    add_version_option=False,
     load_dotenv=False,
     set_debug_flag=False,
 )
+# The console is configured by its environment only (backoffice/core/settings.py):
+# Flask's --app, --env-file and --debug options would bypass that.
+main.params = [p for p in main.params if p.name not in ("app", "env_file", "debug")]
 
 
 @main.command(with_appcontext=False)

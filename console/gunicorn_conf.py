@@ -1,6 +1,6 @@
 """gunicorn settings: build the app once in the master, fork the workers from it.
 
-``gunicorn -c python:backoffice.gunicorn_conf wsgi:app`` (the container's command,
+``gunicorn -c python:console.gunicorn_conf wsgi:app`` (the container's command,
 and how ``backoffice bench`` serves every app it compares). With the app preloaded,
 reflection runs once instead of once per worker, and the workers share the
 master's memory pages for everything imported and built at start-up: a worker's
