@@ -253,7 +253,7 @@ def _start_gunicorn(database_url: str, port: int, workdir: str) -> subprocess.Po
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPERATOR_", "BACKOFFICE_"))}
     env.update(DATABASE_URL=database_url, SECRET_KEY="loadtest-fixed-secret-key", LOG_LEVEL="WARNING",
                OPERATOR_AUTH_USERNAME=USER, OPERATOR_AUTH_PASSWORD=PASSWORD,
-               OPERATOR_AUTH_RATE_LIMIT_MAX="1000000", BACKOFFICE_CONFIG=str(ROOT / "examples" / "demo.toml"),
+               OPERATOR_AUTH_RATE_LIMIT_MAX="1000000", BACKOFFICE_CONFIG=str(ROOT / "backoffice" / "demo" / "demo.toml"),
                PYTHONPATH=str(ROOT))
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
             "--timeout", "60", "--graceful-timeout", "20", "--no-control-socket", "--chdir", workdir, "wsgi:app"]

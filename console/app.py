@@ -32,6 +32,7 @@ from backoffice import catalog
 from backoffice.auth import guard
 from backoffice.core.declarations import DeclarationError, Rules, check_all, load_declarations
 from backoffice.core.settings import Settings, load_settings
+from backoffice.demo import DEMO_DECLARATIONS
 from backoffice.web import csrf, errors, health, requestlog, security
 from backoffice.web.standby import standby_app
 from backoffice.web.startup import LazyBuildRule, collector_paused
@@ -102,7 +103,10 @@ def _build_app(settings: Settings) -> Flask:
     db = database.init_app(app, settings)
 
     rules = console_rules()
-    declarations = load_declarations(settings.config_path())
+    config = settings.config_path()
+    if config is None and settings.database_url is None:
+        config = DEMO_DECLARATIONS  # the embedded demo catalog is served as its file tunes it
+    declarations = load_declarations(config)
     with app.app_context():
         reflection = reflect(db.engine, schemas=settings.backoffice_schemas)
     app.extensions["backoffice.reflection"] = reflection

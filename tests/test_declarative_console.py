@@ -1,5 +1,5 @@
 """The declarative file applied to real screens: the demo console configured by
-examples/demo.toml, never_show everywhere, links, hidden screens, custom views."""
+backoffice/demo/demo.toml, never_show everywhere, links, hidden screens, custom views."""
 from __future__ import annotations
 
 import re
@@ -19,7 +19,7 @@ from backoffice.core.settings import normalise_database_url
 from tests.test_declarative_checks import custom_package  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_FILE = ROOT / "examples" / "demo.toml"
+DEMO_FILE = ROOT / "backoffice" / "demo" / "demo.toml"
 
 
 def screen(app, name):

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import csrf_token, outside_sql
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = str(ROOT / "examples" / "demo.toml")
+DEMO_CONFIG = str(ROOT / "backoffice" / "demo" / "demo.toml")
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
 ESCAPED_SCRIPT = "&lt;script&gt;alert(1)&lt;/script&gt;"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = str(ROOT / "examples" / "demo.toml")
+DEMO_CONFIG = str(ROOT / "backoffice" / "demo" / "demo.toml")
 
 HOSTILE = ["'", "' OR '1'='1", "1; DROP TABLE movies; --", "\x00", "a\x00b", "%", "_", "\\", "9" * 40, "-1",
            "-99999999999999999999", "1e309", "nan", "inf", "2001,rt", ",,,", "1,2,3", "é", "<script>", "NULL",

@@ -1,4 +1,4 @@
-"""The demo console as examples/demo.toml tunes it: menu, keyboard search, empty results."""
+"""The demo console as backoffice/demo/demo.toml tunes it: menu, keyboard search, empty results."""
 from __future__ import annotations
 
 import re
@@ -11,7 +11,7 @@ from tests.e2e.support import REPO, TABLET, assert_fits, screenshot
 
 @pytest.fixture(scope="module")
 def console_env():
-    return {"BACKOFFICE_CONFIG": str(REPO / "examples" / "demo.toml")}
+    return {"BACKOFFICE_CONFIG": str(REPO / "backoffice" / "demo" / "demo.toml")}
 
 
 def test_the_menu_follows_the_operators_day(page, live_server):
