@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup, FlaskGroup
@@ -139,6 +140,19 @@ def check() -> None:
         raise SystemExit(1)
 
 
+@main.command(with_appcontext=False)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the schema to this file instead of standard output.")
+def schema(output: Path | None) -> None:
+    """Print the declarative file's JSON Schema (for editor completion and validation)."""
+    text = json.dumps(console_rules().json_schema(), indent=2) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}; point your TOML editor at it with a first line '#:schema ./{output.name}'")
+
+
 def _settings():
     try:
         return load_settings()
@@ -153,7 +167,7 @@ def _safe_url(url: str) -> str:
 backoffice.auth.cli.register_commands(main)
 audit_hooks.cli.register_commands(main)
 backoffice.catalog.cli.register_commands(main)
-views.scaffold.register_commands(main)
+views.scaffold.register_commands(main, lambda: console_rules().json_schema())
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -79,9 +80,14 @@ def _entry(screen: str, entry) -> list[str]:
     return lines
 
 
+#: The JSON Schema written beside the file; TOML editors find it through the first line.
+SCHEMA_FILE = "backoffice.schema.json"
+
+
 def render_scaffold(reflection, source: str = "the database") -> str:
     """The starter file for ``reflection`` as TOML text."""
     out = [
+        f"#:schema ./{SCHEMA_FILE}",
         "# The declarative file of this console (docs/declarative.md explains every option).",
         f"# Written by `backoffice scaffold` from {source}: {len(reflection.tables)} tables and views.",
         "# Uncomment and edit; an absent option keeps the value shown. `backoffice check` validates it.",
@@ -99,31 +105,40 @@ def render_scaffold(reflection, source: str = "the database") -> str:
     return "\n".join(out)
 
 
-@click.command("scaffold")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File to write (default: BACKOFFICE_CONFIG, else backoffice.toml).")
-@click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
-def scaffold_command(output: Path | None, force: bool) -> None:
-    """Write a starter declarative file from the reflected schema of DATABASE_URL."""
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
-    if settings.database_url is None:
-        raise click.ClickException("DATABASE_URL is not set: nothing to reflect")
-    output = output or (Path(settings.backoffice_config) if settings.backoffice_config else Path("backoffice.toml"))
-    if output.exists() and not force:
-        raise click.ClickException(f"{output} exists; use --force to overwrite it")
-    engine = create_engine(settings)
-    try:
-        reflection = reflect(engine, schemas=settings.backoffice_schemas)
-    finally:
-        engine.dispose()
-    source = make_url(settings.database_url).render_as_string(hide_password=True)
-    output.write_text(render_scaffold(reflection, source), encoding="utf-8")
-    click.echo(f"wrote {output}: {len(reflection.tables)} tables and views; edit it, then run `backoffice check`")
+def scaffold_command(json_schema: Callable[[], dict]) -> click.Command:
+    """The ``scaffold`` command; ``json_schema`` gives the whole file's JSON Schema
+    (from the composition root, which knows every section), written beside the file."""
+
+    @click.command("scaffold")
+    @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                  help="File to write (default: BACKOFFICE_CONFIG, else backoffice.toml).")
+    @click.option("--force", is_flag=True, help="Overwrite the file if it exists.")
+    def scaffold(output: Path | None, force: bool) -> None:
+        """Write a starter declarative file (and its JSON Schema) from the reflected schema of DATABASE_URL."""
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        if settings.database_url is None:
+            raise click.ClickException("DATABASE_URL is not set: nothing to reflect")
+        output = output or (Path(settings.backoffice_config) if settings.backoffice_config
+                            else Path("backoffice.toml"))
+        if output.exists() and not force:
+            raise click.ClickException(f"{output} exists; use --force to overwrite it")
+        engine = create_engine(settings)
+        try:
+            reflection = reflect(engine, schemas=settings.backoffice_schemas)
+        finally:
+            engine.dispose()
+        source = make_url(settings.database_url).render_as_string(hide_password=True)
+        output.write_text(render_scaffold(reflection, source), encoding="utf-8")
+        output.with_name(SCHEMA_FILE).write_text(json.dumps(json_schema(), indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {output} and {SCHEMA_FILE}: {len(reflection.tables)} tables and views; "
+                   "edit it, then run `backoffice check`")
+
+    return scaffold
 
 
-def register_commands(group: click.Group) -> None:
+def register_commands(group: click.Group, json_schema: Callable[[], dict]) -> None:
     """The screens' commands."""
-    group.add_command(scaffold_command)
+    group.add_command(scaffold_command(json_schema))
