@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 import audit_hooks.cli
 import backoffice.auth.cli
 import backoffice.catalog.cli
+import views.pages
 import views.scaffold
 from console.app import console_rules, create_app
 from backoffice.core.declarations import DeclarationError, check_all, load_declarations
@@ -127,10 +128,11 @@ def check() -> None:
     engine = create_engine(settings)
     try:
         reflection = reflect(engine, schemas=settings.backoffice_schemas)
+        click.echo(report_text(reflection))
+        problems = check_all(declarations, reflection, console_rules())
+        problems += views.pages.live_problems(engine, declarations, settings.statement_timeout_ms)
     finally:
         engine.dispose()
-    click.echo(report_text(reflection))
-    problems = check_all(declarations, reflection, console_rules())
     for found in problems:
         click.echo(f"{found.level.upper()}: {found}")
     errors_found = sum(1 for p in problems if p.is_error)

@@ -13,7 +13,7 @@ from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
 from views import catalog_health, ux
-from views.checks import register_rules
+from views import checks, pages
 from views.audit import AuditView
 from views.base import ReflectedModelView
 from views.custom import discover
@@ -23,6 +23,12 @@ from views.tuning import build_screens
 from views.report import SchemaReportView
 
 __all__ = ["init_app", "register_rules", "ReflectedModelView"]
+
+
+def register_rules(rules) -> None:
+    """The sections the screens read: ``[views.*]`` and ``[pages.*]``."""
+    checks.register_rules(rules)
+    pages.register_rules(rules)
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:
@@ -39,6 +45,10 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         admin.add_view(view)
     for queue in queue_specs(declarations, reflection):
         admin.add_view(ReviewQueueView(queue, db, reflection))
+    with app.app_context():
+        engine = db.engine
+    for page in pages.page_views(declarations, engine, settings.statement_timeout_ms):
+        admin.add_view(page)
     admin.add_view(AuditView(db, reflection))
     admin.add_view(SchemaReportView(reflection))
     ux.init_app(app, admin)

@@ -6,6 +6,7 @@ Sections (each owned by the subsystem that reads it)::
     [health.<name>]     catalog-health checks                          (backoffice/catalog/)
     [queues.<name>]     review queues                                  (views/review_queue...)
     [hooks]             extra audit hooks: audit = ["pkg.mod:func"]    (audit_hooks/)
+    [pages.<name>]      declared read-only pages from one SELECT        (views/pages.py)
 
 Loading only parses. What the file may hold and how it is checked is a
 :class:`Rules` object: each subsystem adds its section's options, its problem ids and
@@ -18,7 +19,7 @@ start-up, warnings are logged. ``backoffice check`` prints the same.
 
 Problem ids are declared with :meth:`Rules.declare_ids` (one line each) so the
 guide and its test can list them all. Ranges: E00x file, E01x-E04x views,
-E05x-E06x health, E07x-E08x queues, E09x hooks; warnings W0xx likewise.
+E05x-E06x health, E07x-E08x queues, E09x hooks, E11x pages; warnings W0xx likewise.
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 #: Top-level sections the file may hold.
-SECTIONS = ("views", "health", "queues", "hooks")
+SECTIONS = ("views", "health", "queues", "hooks", "pages")
 
 #: The file's own problem ids; every subsystem declares its own through :class:`Rules`.
 FILE_PROBLEM_IDS: dict[str, str] = {
@@ -128,6 +129,7 @@ class Declarations:
     health: dict[str, Any] = field(default_factory=dict)
     queues: dict[str, Any] = field(default_factory=dict)
     hooks: dict[str, Any] = field(default_factory=dict)
+    pages: dict[str, Any] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)  # found while parsing
 
     @property
