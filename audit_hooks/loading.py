@@ -13,7 +13,7 @@ import inspect
 from types import SimpleNamespace
 from typing import Any
 
-from backoffice.core.declarations import Option, Rules, problem
+from backoffice.core.declarations import Option, Rules, did_you_mean, problem
 
 from audit_hooks.hookspecs import PROJECT, AuditSpecs
 

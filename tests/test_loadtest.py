@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _loadtest():
-    spec = importlib.util.spec_from_file_location("loadtest", ROOT / "scripts" / "loadtest.py")
+    spec = importlib.util.spec_from_file_location("loadtest", ROOT / "benchmarks" / "loadtest.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("loadtest", module)  # dataclasses look their module up
     spec.loader.exec_module(module)
