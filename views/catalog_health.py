@@ -22,7 +22,7 @@ from backoffice.catalog.runner import is_timeout
 from backoffice.web.errors import error_response
 
 from views.access import RoleGuardMixin
-from views.cells import csv_text
+from views.cells import formula_safe
 from views.names import add_view, endpoint_for, views_of
 
 __all__ = ["CatalogHealthView", "init_app"]
@@ -91,7 +91,7 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
             writer = csv.writer(buffer)
             writer.writerow(header)
             for row in rows:
-                writer.writerow([csv_text(v) for v in row])
+                writer.writerow([formula_safe(v) for v in row])  # csv writes NULL as ""
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue()
                     buffer.seek(0)

@@ -6,7 +6,7 @@ exported as it is becomes a live link in the operator's spreadsheet (CSV injecti
 Such text gets a leading apostrophe, which spreadsheets show as nothing. Text that is a
 plain number (``-3``, ``+1.5e3``) is left alone: it is a number, not a formula; numbers
 themselves stay numbers. The generic screens' export, the audit export and the
-catalog-health export all use this module.
+catalog-health and declared pages' exports all use :func:`formula_safe`.
 """
 from __future__ import annotations
 
@@ -30,8 +30,9 @@ def formula_safe(value):
 
 
 def csv_text(value) -> str:
-    """One cell of a CSV written by the console: empty for NULL, ISO 8601 for timestamps,
-    JSON for structured values, any other value as its text; always :func:`formula_safe`."""
+    """A cell of the audit export as text: empty for NULL, ISO 8601 for timestamps, JSON
+    for structured values (the recorded changes), any other value as its text; always
+    :func:`formula_safe`."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime):
