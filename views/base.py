@@ -62,7 +62,6 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
     form_base_class = SecureForm
     model_form_converter = BackofficeModelConverter
     can_view_details = True
-    can_export = True
     column_display_pk = True
     page_size = 50
     can_set_page_size = True
