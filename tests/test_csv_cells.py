@@ -27,8 +27,8 @@ def _cells(text: str) -> list[str]:
     return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
 
 
-def _assert_exported_safely(cells: list[str], name: str) -> None:
-    for planted, expected in HOSTILE.items():
+def _assert_exported_safely(cells: list[str], name: str, values=HOSTILE) -> None:
+    for planted, expected in values.items():
         assert expected in cells, (name, planted)
         if expected != planted:
             assert planted not in cells, (name, planted)  # never also as a live formula
@@ -64,7 +64,9 @@ def test_every_export_writes_the_same_hostile_values_the_same_way(make_app):
 
     exports = {"screen": "/admin/movies/export/csv/", "audit": "/admin/audit/export.csv",
                "catalog health": "/admin/catalog-health/check/missing_overview/csv"}
+    # A reason is stored stripped, so no audited reason can start with a tab.
+    typed = {"audit": {k: v for k, v in HOSTILE.items() if not k.startswith("\t")}}
     for name, url in exports.items():
         response = client.get(url)
         assert response.status_code == 200, name
-        _assert_exported_safely(_cells(response.get_data(as_text=True)), name)
+        _assert_exported_safely(_cells(response.get_data(as_text=True)), name, typed.get(name, HOSTILE))
