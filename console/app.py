@@ -45,10 +45,11 @@ log = logging.getLogger(__name__)
 
 
 @cache
-def console_rules() -> Rules:
-    """What the declarative file may hold: each subsystem adds its section, in this order."""
+def console_rules(custom_views: tuple[str, ...] = ()) -> Rules:
+    """What the declarative file may hold: each subsystem adds its section, in this order.
+    ``custom_views`` are the custom screen modules of BACKOFFICE_CUSTOM_VIEWS (checked too)."""
     rules = Rules()
-    views.register_rules(rules)
+    views.register_rules(rules, custom_views)
     catalog.register_rules(rules)
     queues.register_rules(rules)
     audit_hooks.register_rules(rules)
@@ -102,7 +103,7 @@ def _build_app(settings: Settings) -> Flask:
     csrf.init_app(app)
     db = database.init_app(app, settings)
 
-    rules = console_rules()
+    rules = console_rules(settings.backoffice_custom_views)
     config = settings.config_path()
     if config is None and settings.database_url is None:
         config = DEMO_DECLARATIONS  # the embedded demo catalog is served as its file tunes it

@@ -129,7 +129,7 @@ def check() -> None:
     try:
         reflection = reflect(engine, schemas=settings.backoffice_schemas)
         click.echo(report_text(reflection))
-        problems = check_all(declarations, reflection, console_rules())
+        problems = check_all(declarations, reflection, console_rules(settings.backoffice_custom_views))
         problems += views.pages.live_problems(engine, declarations, settings.statement_timeout_ms)
     finally:
         engine.dispose()

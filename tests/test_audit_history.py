@@ -12,7 +12,7 @@ from audit_hooks import audit_action
 from audit_hooks.loading import check_hook_paths
 from backoffice.core.declarations import DeclarationError, load_declarations
 from backoffice.core.settings import SettingsError
-from views.audit import csv_cell
+from views.cells import csv_text
 
 from tests.conftest import csrf_token
 
@@ -92,9 +92,9 @@ def test_csv_export_streams_every_matching_event_and_neutralises_formulas(app, c
     assert response.mimetype == "text/csv" and "attachment" in response.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert [r["entity_id"] for r in rows] == ["2", "1"]
-    assert rows[1]["reason"] == "'@risky" and rows[0]["reason"] == "'-2"
+    assert rows[1]["reason"] == "'@risky" and rows[0]["reason"] == "-2"  # a plain number is no formula
     assert json.loads(rows[1]["changes"])["new"]["name"].startswith("=HYPERLINK")
-    assert csv_cell("+1") == "'+1" and csv_cell("ok") == "ok" and csv_cell(None) == ""
+    assert csv_text("+1+A1") == "'+1+A1" and csv_text("+1") == "+1" and csv_text("ok") == "ok" and csv_text(None) == ""
 
 
 def test_declared_hooks_with_bad_paths_are_reported_with_ids(tmp_path, make_app):

@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 
 from backoffice.catalog import catalog_health
 from console.cli import main
-from views.catalog_health import csv_safe
+from views.cells import formula_safe
 
 #: check name -> DefectCounts field with the number of affected movies
 EXPECTED = {
@@ -193,9 +193,9 @@ def test_csv_export_is_complete_and_neutralises_formulas(client, db_url, demo_co
     assert len(dup) - 1 == demo_counts.duplicate_title_year_movies
 
 
-def test_csv_safe():
-    assert [csv_safe(v) for v in ("=1+1", "+1", "-2", "@SUM(A1)", "\tx", "plain", None, 5, "a=b")] == \
-        ["'=1+1", "'+1", "'-2", "'@SUM(A1)", "'\tx", "plain", "", "5", "a=b"]
+def test_export_cells_follow_the_one_formula_rule():
+    assert [formula_safe(v) for v in ("=1+1", "+1", "-2", "@SUM(A1)", "\tx", "plain", None, 5, -5, "a=b")] == \
+        ["'=1+1", "+1", "-2", "'@SUM(A1)", "'\tx", "plain", None, 5, -5, "a=b"]
 
 
 def test_figures_are_cached_until_refreshed(client, app, db_url):

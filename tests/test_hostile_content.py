@@ -160,10 +160,10 @@ def test_every_csv_export_neutralises_formula_cells(make_app):
     for formula in formulas:
         assert "'" + formula in movie_cells
     # plain numbers keep their sign: "-3" is a number, not a formula
-    from views.safety import neutralise_cell
+    from views.cells import formula_safe
 
-    assert neutralise_cell("-3") == "-3" and neutralise_cell("+1.5e3") == "+1.5e3" and neutralise_cell(-3) == -3
-    assert neutralise_cell("-3+A1") == "'-3+A1"
+    assert formula_safe("-3") == "-3" and formula_safe("+1.5e3") == "+1.5e3" and formula_safe(-3) == -3
+    assert formula_safe("-3+A1") == "'-3+A1"
 
 
 # -- oversized input -----------------------------------------------------------------------

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import text
 
-from views.listing import ShownCount
+from views.paging import ShownCount
 
 
 def screen(app, name):

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import create_engine, text
 
 from backoffice.core.settings import normalise_database_url
-from views.ux import relative_time, utc_text
+from views.ux import relative_time, shown_flashes, utc_text
 
 from tests.conftest import csrf_token, outside_sql
 
@@ -41,6 +41,7 @@ def test_create_edit_and_delete_say_what_happened_to_how_many_rows(client, app):
     new_id = outside_sql(app, "SELECT id FROM genres WHERE name = 'Film noir'")[0]["id"]
     message = " ".join(_flashes(created.get_data(as_text=True)))
     assert "Created 1 row in genres: " in message and f"#{new_id}" in message
+    assert "successfully" not in message  # in place of Flask-Admin's message, not beside it
 
     edit_url = f"/admin/genres/edit/?id={new_id}"
     token = csrf_token(client, edit_url)
@@ -61,6 +62,7 @@ def test_create_edit_and_delete_say_what_happened_to_how_many_rows(client, app):
                                                          "audit_reason": "typo"}, follow_redirects=True)
     message = " ".join(_flashes(deleted.get_data(as_text=True)))
     assert "Deleted 1 row from genres: " in message and f"#{new_id}" in message
+    assert "successfully" not in message
     assert not outside_sql(app, "SELECT id FROM genres WHERE id = :id", id=new_id)
 
 
@@ -137,3 +139,16 @@ def test_a_bulk_delete_names_the_table_and_counts_the_rows(client, app):
     message = " ".join(_flashes(done.get_data(as_text=True)))
     assert "Deleted 2 rows from genres: " in message and all(f"#{i}" in message for i in ids)
     assert not outside_sql(app, "SELECT id FROM genres WHERE name LIKE 'Spare %'")
+
+
+def test_a_specific_flash_takes_the_place_of_the_next_generic_one_of_its_category_only():
+    instead = "instead-of-next:success"
+    assert shown_flashes([(instead, "Saved 1 row"), ("success", "Record was successfully saved.")]) == [
+        ("success", "Saved 1 row")]
+    # a different category next, or nothing next: nothing is dropped
+    assert shown_flashes([(instead, "Saved 1 row"), ("error", "Disk full")]) == [
+        ("success", "Saved 1 row"), ("error", "Disk full")]
+    assert shown_flashes([("message", "a"), (instead, "b")]) == [("message", "a"), ("success", "b")]
+    # only the one message right after
+    assert shown_flashes([(instead, "b"), ("success", "generic"), ("success", "other")]) == [
+        ("success", "b"), ("success", "other")]

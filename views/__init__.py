@@ -1,7 +1,11 @@
-"""Flask-Admin views: the generated screens and the console's own pages."""
+"""Flask-Admin views: the generated screens and the console's own pages.
+
+The generated table screen is :class:`views.base.ReflectedModelView`, built from five
+parts (``docs/architecture.md`` says which file decides what).
+"""
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, get_flashed_messages
 from flask_admin import Admin
 from flask_admin.theme import Bootstrap4Theme
 from flask_sqlalchemy import SQLAlchemy
@@ -18,6 +22,7 @@ from views.audit import AuditView
 from views.base import ReflectedModelView
 from views.custom import discover
 from views.dashboard import DashboardView
+from views.names import add_view
 from views.review_queue import ReviewQueueView
 from views.tuning import build_screens
 from views.report import SchemaReportView
@@ -25,15 +30,17 @@ from views.report import SchemaReportView
 __all__ = ["init_app", "register_rules", "ReflectedModelView"]
 
 
-def register_rules(rules) -> None:
-    """The sections the screens read: ``[views.*]`` and ``[pages.*]``."""
-    checks.register_rules(rules)
+def register_rules(rules, custom_modules: tuple[str, ...] = ()) -> None:
+    """The sections the screens read: ``[views.*]`` and ``[pages.*]``; ``custom_modules``
+    (BACKOFFICE_CUSTOM_VIEWS) are checked with the custom screens of ``views/custom/``."""
+    checks.register_rules(rules, custom_modules)
     pages.register_rules(rules)
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:
     """Build this app's Admin (never module level) with a screen per reflected relation,
-    tuned by the declarative file's ``[views.*]`` entries (hidden ones left out)."""
+    tuned by the declarative file's ``[views.*]`` entries (hidden ones left out), custom
+    screens from ``views/custom/`` and ``BACKOFFICE_CUSTOM_VIEWS`` replacing generated ones."""
     admin = Admin(
         app,
         name="Backoffice",
@@ -41,16 +48,17 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         index_view=DashboardView(reflection),
     )
     declarations = app.extensions.get("backoffice.declarations") or Declarations()
-    for view in build_screens(reflection, declarations, db, discover()):
-        admin.add_view(view)
+    custom = discover(settings.backoffice_custom_views)
+    for view in build_screens(reflection, declarations, db, custom):
+        add_view(app, admin, view)
     for queue in queue_specs(declarations, reflection):
-        admin.add_view(ReviewQueueView(queue, db, reflection))
+        add_view(app, admin, ReviewQueueView(queue, db, reflection))
     with app.app_context():
         engine = db.engine
     for page in pages.page_views(declarations, engine, settings.statement_timeout_ms):
-        admin.add_view(page)
-    admin.add_view(AuditView(db, reflection))
-    admin.add_view(SchemaReportView(reflection))
+        add_view(app, admin, page)
+    add_view(app, admin, AuditView(db, reflection))
+    add_view(app, admin, SchemaReportView(reflection))
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
     catalog_health.init_app(app, admin, db, reflection, settings)
@@ -61,6 +69,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         return {
             "backoffice_operator": current_operator,
             "backoffice_banners": lambda: [b for make in app.extensions["backoffice.banners"] if (b := make())],
+            "backoffice_flashes": lambda: ux.shown_flashes(get_flashed_messages(with_categories=True)),
         }
 
     return admin

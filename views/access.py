@@ -3,7 +3,8 @@
 * :class:`RoleGuardMixin` for any Flask-Admin ``BaseView`` (review queue, audit
   screen, ...): ``view_role`` decides whether the page exists for an operator;
   single pages can ask for more with :func:`require_role`.
-* :class:`ModelRoleMixin` for model views: ``create_role``, ``edit_role``,
+* :class:`AccessPart`, the access part of every generated table screen
+  (``views/base.py``): ``create_role``, ``edit_role``,
   ``delete_role`` and ``export_role`` drive ``can_create`` / ``can_edit`` /
   ``can_delete`` / ``can_export`` (so buttons and menu entries disappear) and
   every endpoint behind them.
@@ -23,7 +24,7 @@ from flask import abort, request
 
 from backoffice.core.access import current_operator
 
-__all__ = ["RoleGuardMixin", "ModelRoleMixin", "require_role", "required_role_of"]
+__all__ = ["RoleGuardMixin", "AccessPart", "require_role", "required_role_of"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ROLE_ATTRIBUTE = "_backoffice_required_role"
@@ -100,8 +101,10 @@ def _permission(flag: str, role_attribute: str) -> property:
     return property(get, set_, doc=f"True when the current operator may {flag} (see ``{role_attribute}``).")
 
 
-class ModelRoleMixin(RoleGuardMixin):
-    """Put before ``ModelView`` in the bases: the ``*_role`` attributes become the permissions."""
+class AccessPart(RoleGuardMixin):
+    """Part of :class:`~views.base.ReflectedModelView` (any ``ModelView`` may use it): the
+    ``*_role`` attributes become the permissions. Owns ``is_accessible``,
+    ``inaccessible_callback``, ``_handle_view``, ``is_action_allowed`` and ``can_*``."""
 
     create_role: str | None = "admin"
     edit_role: str | None = "operator"

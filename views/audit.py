@@ -12,31 +12,15 @@ from sqlalchemy import Select, select
 from backoffice.core.access import current_operator
 from models.own import audit_events
 
-from views.base import endpoint_for
+from views.cells import csv_text
+from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 
-__all__ = ["AuditView", "AUDIT_VIEW_ROLE", "csv_cell"]
-
-#: Least role that may read the audit history (old values of every table are in it).
-AUDIT_VIEW_ROLE = "operator"
+__all__ = ["AuditView", "AUDIT_VIEW_ROLE"]
 PAGE_SIZE = 50
 _FILTERS = {"actor": audit_events.c.actor, "action": audit_events.c.action,
             "table": audit_events.c.entity_type, "entity": audit_events.c.entity_id}
 _EXPORTED = ("id", "occurred_at", "actor", "actor_role", "action", "entity_type", "entity_id", "reason",
              "client_addr", "request_id", "changes", "prev_hash", "row_hash")
-
-
-def csv_cell(value) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (cells starting = + - @ tab CR are quoted)."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (dict, list)):
-        import json
-
-        value = json.dumps(value, sort_keys=True, ensure_ascii=False)
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _day(name: str) -> dt.datetime | None:
@@ -110,7 +94,7 @@ class AuditView(BaseView):
         here too (the audit table keeps them; the history does not show them)."""
         if self._hidden is None:
             hidden: dict[str, set[str]] = {}
-            for view in current_app.extensions["backoffice.admin"]._views:
+            for view in views_of(current_app):
                 never, entry = getattr(view, "never_show", None), getattr(view, "entry", None)
                 if never and entry is not None:
                     hidden[entry.qualified_name] = {c.name for c in entry.table.columns
@@ -152,7 +136,7 @@ class AuditView(BaseView):
                 result = connection.execution_options(yield_per=500).execute(query)
                 for row in result.mappings():
                     event = masked(row)
-                    writer.writerow([csv_cell(event[name]) for name in _EXPORTED])
+                    writer.writerow([csv_text(event[name]) for name in _EXPORTED])
                     if buffer.tell() > 32_768:
                         yield buffer.getvalue()
                         buffer.seek(0)

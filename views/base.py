@@ -1,27 +1,43 @@
-"""The base view of every generated table screen: safe defaults, stable order."""
+"""The generated table screen: Flask-Admin's ``ModelView`` built from four explicit parts.
+
+Each part owns the Flask-Admin hooks it overrides, and no two parts override the same
+hook (``tests/test_view_parts.py`` fails when they do), so what a screen does never
+depends on the order of its bases:
+
+======================  ====================  ===============================================
+part                    file                  decides
+======================  ====================  ===============================================
+:class:`AccessPart`     ``views/access.py``   who may see the screen and do what (404 refusals)
+:class:`ReadingPart`    ``views/reading.py``  what a list query does: count, order, page,
+                                              filters, sort links, a row's identity
+:class:`FormsPart`      ``views/forms.py``    what a form holds and when it is refused
+:class:`WritesPart`     ``views/writes.py``   what a save or a delete does (audited, once)
+:class:`PresentationPart` ``views/presentation.py``  what columns show, exports, empty lists
+======================  ====================  ===============================================
+
+This class owns only the constructor (the order in which the parts set a screen up)
+and ``init_actions`` (which ``@action`` methods exist, found once per class).
+"""
 from __future__ import annotations
 
-from flask import flash
+from flask_admin import tools
 from flask_admin.contrib.sqla import ModelView
 from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
-from sqlalchemy.exc import DBAPIError
 from wtforms import fields
 
 from backoffice.web.csrf import SecureForm
-from models.reflection import ReflectedTable, _identifier
+from models.reflection import ReflectedTable
 
-from views.access import ModelRoleMixin
-from views.audited import AuditedViewMixin
-from views.columns import ColumnsMixin, _refused_reading
-from views.concurrency import ConcurrencyMixin
-from views.indexed import IndexedDefaultsMixin
-from views.listing import ListingMixin
-from views.ux import OperatorUxMixin
-from views.safety import ExportSafetyMixin, FormRefusalMixin
-from views.startup import ClassActionsMixin
+from views.access import AccessPart
+from views.forms import FormsPart
+from views.names import endpoint_for, screen_url
+from views.presentation import PresentationPart
+from views.reading import ReadingPart
+from views.startup import class_action_names
+from views.writes import WritesPart
 
-__all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for"]
+__all__ = ["ReflectedModelView", "BackofficeModelConverter", "view_for", "endpoint_for", "PARTS"]
 
 
 class BackofficeModelConverter(AdminModelConverter):
@@ -32,9 +48,11 @@ class BackofficeModelConverter(AdminModelConverter):
         return fields.FloatField(**field_args)
 
 
-class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin,
-                         ExportSafetyMixin, IndexedDefaultsMixin, ListingMixin, ColumnsMixin, ClassActionsMixin,
-                         ModelView):
+#: The parts of every generated screen, as its bases list them.
+PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart)
+
+
+class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
@@ -44,7 +62,6 @@ class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, Conc
     form_base_class = SecureForm
     model_form_converter = BackofficeModelConverter
     can_view_details = True
-    can_export = True
     column_display_pk = True
     page_size = 50
     can_set_page_size = True
@@ -52,7 +69,7 @@ class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, Conc
     details_template = "backoffice/model/details.html"
 
     #: Least role that may see / create / edit / delete / export on this screen
-    #: (``None`` or "nobody": no one). Enforced by the access mixin; tuned by the file.
+    #: (``None`` or "nobody": no one). Enforced by the access part; tuned by the file.
     view_role: str | None = "viewer"
     create_role: str | None = "admin"
     edit_role: str | None = "operator"
@@ -69,28 +86,23 @@ class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, Conc
         kwargs.setdefault("name", screen)
         kwargs.setdefault("category", "Schema")
         kwargs.setdefault("endpoint", endpoint_for(screen))
-        # URL rules match the decoded path: keep names as they are (non-ASCII included);
-        # only characters that would split a URL become "_".
-        kwargs.setdefault("url", "/admin/" + "".join("_" if c in "/?#%" else c for c in screen))
+        kwargs.setdefault("url", screen_url(screen))
+        self.plan_columns(entry.model)  # presentation: the options Flask-Admin reads while it scaffolds
         super().__init__(entry.model, db, **kwargs)
+        self.decorate_formatters()  # presentation: around the formatters Flask-Admin now holds
 
-    def get_list(self, *args, **kwargs):
-        """A relation the database refuses to read (a materialized view never refreshed,
-        a permission missing) shows an empty list and the database's reason, not an error page."""
-        try:
-            return super().get_list(*args, **kwargs)
-        except DBAPIError as exc:
-            if not _refused_reading(exc):
-                raise  # unreachable database, timeout: the error pages say so (503)
-            getattr(self.session, "session", self.session).rollback()
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            flash(f"{self.screen} cannot be read: {reason}", "error")
-            return 0, []
-
-
-def endpoint_for(screen: str) -> str:
-    """The Flask endpoint (blueprint) name of a table's screen."""
-    return "table_" + _identifier(screen)
+    def init_actions(self) -> None:
+        """Flask-Admin's action scan (a documented hook) with the class part found once per
+        class (``views/startup.py``); the result is exactly Flask-Admin's, in its order."""
+        own = vars(self)
+        names = {name for name in class_action_names(type(self)) if name not in own}
+        names.update(name for name, value in own.items() if hasattr(value, "_action"))
+        self._actions = []
+        self._actions_data = {}
+        for name in sorted(names):  # dir() order, as Flask-Admin iterates
+            action_name, text, desc = tools.get_dict_attr(self, name)._action
+            self._actions.append((action_name, text))
+            self._actions_data[action_name] = (getattr(self, name), text, desc)
 
 
 def view_for(entry: ReflectedTable, screen: str, db) -> ReflectedModelView:

@@ -22,22 +22,12 @@ from backoffice.catalog.runner import is_timeout
 from backoffice.web.errors import error_response
 
 from views.access import RoleGuardMixin
-from views.base import endpoint_for
+from views.cells import formula_safe
+from views.names import add_view, endpoint_for, views_of
 
-__all__ = ["CatalogHealthView", "init_app", "csv_safe"]
+__all__ = ["CatalogHealthView", "init_app"]
 
 PAGE_SIZE = 50
-#: Characters that make a spreadsheet read a cell as a formula (CSV injection).
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(value) -> str:
-    """The cell as text, quoted with a leading apostrophe when a spreadsheet would
-    otherwise evaluate it (``=HYPERLINK(...)`` in a title must stay a title)."""
-    if value is None:
-        return ""
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
 class CatalogHealthView(RoleGuardMixin, BaseView):
@@ -101,7 +91,7 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
             writer = csv.writer(buffer)
             writer.writerow(header)
             for row in rows:
-                writer.writerow([csv_safe(v) for v in row])
+                writer.writerow([formula_safe(v) for v in row])  # csv writes NULL as ""
                 if buffer.tell() > 64 * 1024:
                     yield buffer.getvalue()
                     buffer.seek(0)
@@ -122,9 +112,8 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
 
     def _row_url(self, table: str, pk) -> str | None:
         """The details screen of a row, when the table has an accessible screen."""
-        admin = current_app.extensions.get("backoffice.admin")
         endpoint = endpoint_for(table)
-        view = next((v for v in getattr(admin, "_views", ()) if v.endpoint == endpoint), None)
+        view = next((v for v in views_of(current_app) if v.endpoint == endpoint), None)
         if view is None or not view.is_accessible():
             return None
         values = tuple(pk) if isinstance(pk, (tuple, list)) else (pk,)
@@ -138,9 +127,8 @@ def init_app(app, admin: Admin, db, reflection, settings) -> CatalogHealthView:
         engine = db.engine
     service = init_catalog(app, engine, reflection, app.extensions["backoffice.declarations"], settings)
     view = CatalogHealthView(service)
-    admin.add_view(view)
+    add_view(app, admin, view)
     return view
-
 
 
 def _refreshed_message(report) -> str:

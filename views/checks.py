@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 
 from backoffice.core.declarations import Declarations, Problem, Rules, did_you_mean, problem
 
+from views.base import ReflectedModelView
 from views.columns import UNSORTABLE, category_of
+from views.custom import discover
 from views.formatters import FORMATTERS, TemplateError, parse_template, type_family
 from views.options import COUNT_STRATEGIES, ROLE_CHOICES, VIEW_OPTIONS, VIEW_PROBLEM_IDS
 
@@ -264,12 +267,10 @@ def _custom_problems(declarations: Declarations, reflection, custom: list[tuple[
             claimed[table] = cls
 
 
-def check_views(declarations: Declarations, reflection) -> Iterator[Problem]:
-    """Every ``[views.*]`` entry and every custom view class against ``reflection``."""
-    from views.base import ReflectedModelView
-    from views.custom import discover
-
-    custom = discover()
+def check_views(declarations: Declarations, reflection, custom_modules: tuple[str, ...] = ()) -> Iterator[Problem]:
+    """Every ``[views.*]`` entry and every custom view class (``views/custom/`` and
+    ``custom_modules``) against ``reflection``."""
+    custom = discover(custom_modules)
     yield from _custom_problems(declarations, reflection, custom)
     classes = dict(reversed(custom))  # the first class claiming a table wins, as in the registration
     for key, spec in declarations.views.items():
@@ -296,8 +297,12 @@ def check_views(declarations: Declarations, reflection) -> Iterator[Problem]:
                     yield found
 
 
-def register_rules(rules: Rules) -> None:
-    """The ``[views.*]`` section: its options, problem ids E010-E036 / W010-W015 and the screen checks."""
+def register_rules(rules: Rules, custom_modules: tuple[str, ...] = ()) -> None:
+    """The ``[views.*]`` section: its options, problem ids E010-E036 / W010-W015 and the screen
+    checks (custom screens of ``views/custom/`` and of ``custom_modules``, BACKOFFICE_CUSTOM_VIEWS)."""
     rules.declare_ids(VIEW_PROBLEM_IDS)
     rules.declare_options("views", *VIEW_OPTIONS)
-    rules.add_check(check_views)
+    if custom_modules:
+        rules.add_check(partial(check_views, custom_modules=tuple(custom_modules)))
+    else:
+        rules.add_check(check_views)

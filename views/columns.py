@@ -1,36 +1,31 @@
 """How each reflected column is shown, edited and filtered, decided once per type.
 
 ``column_plans(entry)`` is the single source of truth: the generated screens use it
-(via :class:`ColumnsMixin`) and the reflection report prints it, so the report
-always says exactly what a screen does with every column.
+(``views/presentation.py`` turns it into Flask-Admin's column options) and the
+reflection report prints it, so the report always says exactly what a screen does
+with every column.
 """
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, time
-from decimal import Decimal
 
-from flask_admin.tools import iterdecode, iterencode
 from sqlalchemy import types as sqltypes
-from sqlalchemy.exc import DBAPIError
 
 from models.reflection import ReflectedTable
 
-from . import fields as custom
-from views.display import LIST_TEXT_LIMIT, display_value, formatter, link_targets
+from views.fields import IntervalField, IsoDateTimeField, PlainTextField, UUIDField
 
-__all__ = ["ColumnPlan", "ColumnsMixin", "column_plans", "category_of", "label_for", "UNSORTABLE"]
+__all__ = ["ColumnPlan", "column_plans", "category_of", "label_for", "filterable", "form_columns",
+           "form_overrides", "ajax_refs", "UNSORTABLE", "MAX_FILTERS"]
 
 MAX_FILTERS = 12
-NULL_MARK = "\x00"
 
 #: Categories that can be sorted and compared in SQL (json and unknown types cannot).
 #: Categories a list cannot be sorted by (no ordering, or one that means nothing to an operator).
 UNSORTABLE = frozenset({"json", "binary", "unknown", "tsvector"})
 _FILTERABLE = {"integer", "numeric", "float", "boolean", "date", "datetime", "string", "text", "enum"}
-_OVERRIDES = {"datetime": custom.IsoDateTimeField, "uuid": custom.UUIDField,
-              "interval": custom.IntervalField, "network": custom.PlainTextField}
+_OVERRIDES = {"datetime": IsoDateTimeField, "uuid": UUIDField, "interval": IntervalField,
+              "network": PlainTextField}
 
 
 @dataclass
@@ -93,7 +88,7 @@ def category_of(column) -> str:
         return "json"
     if isinstance(kind, sqltypes.ARRAY):
         return "array"
-    if isinstance(kind, sqltypes._Binary):
+    if isinstance(kind, (sqltypes.LargeBinary, sqltypes.BINARY, sqltypes.VARBINARY)):
         return "binary"
     if name == "TSVECTOR":
         return "tsvector"
@@ -153,127 +148,50 @@ def column_plans(entry: ReflectedTable) -> list[ColumnPlan]:
     return plans
 
 
-class ColumnsMixin:
-    """Fills list, detail, form and filter options of a ReflectedModelView from
-    :func:`column_plans`. Runs before Flask-Admin scaffolds anything (it needs
-    ``self.entry``, which the view sets before calling ``super().__init__``).
-    Options a maintainer already set (class attributes, the declarative file) win.
-    """
-
-    #: Attribute names never shown anywhere (the file's ``never_show``): left out of
-    #: every generated list, filter, form and export.
-    never_show: frozenset[str] = frozenset()
-
-    def __init__(self, model, *args, **kwargs):
-        entry: ReflectedTable = self.entry
-        plans = [p for p in column_plans(entry) if p.key not in self.never_show]
-        self.column_plans = plans
-        links = link_targets(entry, model)
-        self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}
-        for rel in model.__mapper__.relationships:
-            self.column_labels.setdefault(rel.key, label_for(rel.key))
-        if self.column_default_sort == [(name, False) for name in entry.primary_key]:
-            # the base view's key order, in SQL names; sorting needs attribute names
-            self.column_default_sort = [(key, False) for key in entry.primary_key_attributes]
-        if self.column_list is None:
-            self.column_list = [p.key for p in plans]
-        if self.column_details_list is None:
-            self.column_details_list = [p.key for p in plans]
-        # Derived, not declared: on a large table only indexed ones are offered (views/indexed.py).
-        self.sortable_defaulted = self.column_sortable_list is None
-        self.filters_defaulted = self.column_filters is None
-        if self.column_sortable_list is None:
-            self.column_sortable_list = [p.key for p in plans if p.sortable]
-        own = dict(self.column_formatters or {})  # a custom class's or the file's: they win everywhere
-        self.column_formatters = {
-            **{p.key: formatter(p, links.get(p.key), LIST_TEXT_LIMIT) for p in plans}, **own}
-        self.column_formatters_detail = {
-            **{p.key: formatter(p, links.get(p.key), None) for p in plans}, **own,
-            **(self.column_formatters_detail or {})}
-        if self.column_formatters_export is None:
-            self.column_formatters_export = {
-                p.key: (lambda _v, _c, m, _n, p=p: display_value(getattr(m, p.key), p.category, None)) for p in plans}
-        if self.column_filters is None:
-            self.column_filters = self._filterable(plans)[:MAX_FILTERS]
-        if not entry.read_only and self.form_columns is None:
-            self.form_columns = self._form_columns(model, plans)
-        if not entry.read_only and self.form_ajax_refs is None:
-            self.form_ajax_refs = _ajax_refs(model)
-        self.form_overrides = {**{p.key: _OVERRIDES[p.category] for p in plans
-                                  if p.editable and p.category in _OVERRIDES}, **(self.form_overrides or {})}
-        super().__init__(model, *args, **kwargs)
-
-    def _filterable(self, plans: list[ColumnPlan]) -> list[str]:
-        chosen = []
-        for plan in plans:
-            column = self.entry.table.c[plan.key]
-            if plan.category not in _FILTERABLE:
-                continue
-            try:
-                if self.filter_converter.convert(type(column.type).__name__, column, plan.label):
-                    chosen.append(plan.key)
-            except Exception:  # a type Flask-Admin cannot filter on: offer no filter
-                continue
-        return chosen
-
-    def _form_columns(self, model, plans: list[ColumnPlan]) -> list[str]:
-        """Editable plain columns, plus one select per many-to-one relationship (which
-        replaces its foreign-key columns). Primary keys the database does not assign
-        are entered on create; they are never changed on edit."""
-        covered = set()
-        relations = []
-        for rel in model.__mapper__.relationships:
-            relations.append(rel.key)
-            covered.update(c.key for c in rel.local_columns)
-        pk = set(self.entry.primary_key_attributes)
-        columns = []
-        for plan in plans:
-            column = self.entry.table.c[plan.key]
-            if not plan.editable or plan.key in covered:
-                continue
-            if plan.key in pk and (column.server_default is not None or column.identity is not None
-                                   or _rowid_alias(self.entry, column)):
-                continue
-            columns.append(plan.key)
-        # Flask-Admin ignores form_excluded_columns once form_columns is set: apply it here.
-        excluded = set(self.form_excluded_columns or ()) | set(self.never_show)
-        return [key for key in columns + relations if key not in excluded]
-
-    def get_edit_form(self):
-        form = super().get_edit_form()
-        for key in self.entry.primary_key_attributes:
-            if key in form.__dict__:
-                delattr(form, key)
-        return form
-
-    def get_pk_value(self, model):
-        """The row's identity for URLs; NULL (possible in the key of a view) travels as
-        a NUL character, which PostgreSQL text can never contain."""
-        values = [getattr(model, key) for key in self.entry.primary_key_attributes]
-        if len(values) == 1 and values[0] is not None:
-            return super().get_pk_value(model)
-        return iterencode(NULL_MARK if v is None else v for v in values)
-
-    def get_one(self, id):
-        """Look a row up with its identity converted to the column types (the URL
-        carries text; SQLite and timestamp keys do not compare text with values)."""
-        values = iterdecode(id)
-        columns = [self.entry.table.c[k] for k in self.entry.primary_key_attributes]
-        if len(values) != len(columns):
-            return None
+def filterable(plans: list[ColumnPlan], entry: ReflectedTable, converter) -> list[str]:
+    """Keys of the columns Flask-Admin's ``converter`` can filter on (at most :data:`MAX_FILTERS`)."""
+    chosen = []
+    for plan in plans:
+        column = entry.table.c[plan.key]
+        if plan.category not in _FILTERABLE:
+            continue
         try:
-            ident = [None if v == NULL_MARK else _coerce(v, c) for v, c in zip(values, columns)]
-        except (ValueError, TypeError, ArithmeticError):
-            return None
-        session = getattr(self.session, "session", self.session)  # a Flask-SQLAlchemy db or a session
-        if None not in ident:
-            return session.get(self.model, tuple(ident) if len(ident) > 1 else ident[0])
-        conditions = [getattr(self.model, c.key).is_(None) if v is None else getattr(self.model, c.key) == v
-                      for v, c in zip(ident, columns)]
-        return session.query(self.model).filter(*conditions).first()
+            if converter.convert(type(column.type).__name__, column, plan.label):
+                chosen.append(plan.key)
+        except Exception:  # a type Flask-Admin cannot filter on: offer no filter
+            continue
+    return chosen[:MAX_FILTERS]
 
 
-def _ajax_refs(model) -> dict:
+def form_columns(entry: ReflectedTable, model, plans: list[ColumnPlan], excluded: set[str]) -> list[str]:
+    """Editable plain columns, plus one select per many-to-one relationship (which
+    replaces its foreign-key columns). Primary keys the database does not assign
+    are entered on create; they are never changed on edit. ``excluded`` is left out
+    (Flask-Admin ignores ``form_excluded_columns`` once ``form_columns`` is set)."""
+    covered = set()
+    relations = []
+    for rel in model.__mapper__.relationships:
+        relations.append(rel.key)
+        covered.update(c.key for c in rel.local_columns)
+    pk = set(entry.primary_key_attributes)
+    columns = []
+    for plan in plans:
+        column = entry.table.c[plan.key]
+        if not plan.editable or plan.key in covered:
+            continue
+        if plan.key in pk and (column.server_default is not None or column.identity is not None
+                               or _rowid_alias(entry, column)):
+            continue
+        columns.append(plan.key)
+    return [key for key in columns + relations if key not in excluded]
+
+
+def form_overrides(plans: list[ColumnPlan]) -> dict[str, type]:
+    """Form fields for the types whose values must survive an unchanged save exactly."""
+    return {p.key: _OVERRIDES[p.category] for p in plans if p.editable and p.category in _OVERRIDES}
+
+
+def ajax_refs(model) -> dict:
     """Related-row selects search as you type instead of loading the whole related table
     into the page (a million movies must not end up in one <select>). Needs a one-column
     key and text columns to search; other relations keep a plain select."""
@@ -291,35 +209,3 @@ def _rowid_alias(entry: ReflectedTable, column) -> bool:
     """SQLite assigns an INTEGER PRIMARY KEY itself (it is the rowid)."""
     return (entry.dialect == "sqlite" and len(entry.primary_key) == 1 and isinstance(column.type, sqltypes.Integer)
             and column.autoincrement in (True, "auto"))
-
-
-def _coerce(text: str, column):
-    category = category_of(column)
-    if category == "integer":
-        return int(text)
-    if category == "numeric":
-        return Decimal(text)
-    if category == "float":
-        return float(text)
-    if category == "datetime":
-        return datetime.fromisoformat(text)
-    if category == "date":
-        return date.fromisoformat(text)
-    if category == "time":
-        return time.fromisoformat(text)
-    if category == "uuid":
-        return uuid.UUID(text)
-    if category == "boolean":
-        return text in ("True", "true", "1", "t")
-    return text
-
-
-def _refused_reading(exc: DBAPIError) -> bool:
-    """The database answered but refused this relation (not populated, no permission,
-    missing object), as opposed to being unreachable or cancelling a slow query."""
-    if exc.connection_invalidated:
-        return False
-    code = getattr(exc.orig, "pgcode", None)
-    if code is not None:
-        return not code.startswith(("08", "57"))  # connection exceptions, cancels and shutdowns
-    return "no such" in str(exc.orig)  # SQLite: a table or column that is gone

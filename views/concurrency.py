@@ -12,6 +12,8 @@ edit based on a stale version of the row is refused instead of overwriting.
   in between: optimistic concurrency, with a message saying what to do.
 
 Forms posted without these fields (scripts, inline list edits) are saved as before.
+Helpers only: the forms part (``views/forms.py``) adds and fills the fields, the writes
+part (``views/writes.py``) checks them when it saves.
 """
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ import hashlib
 import json
 import secrets
 
-from flask import flash, request
 from sqlalchemy import inspect, insert, select
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from wtforms import HiddenField
@@ -28,7 +29,8 @@ from wtforms.validators import ValidationError
 
 from models.own import submissions
 
-__all__ = ["ConcurrencyMixin", "row_version", "NONCE_FIELD", "VERSION_FIELD", "ALREADY_SUBMITTED", "STALE_EDIT"]
+__all__ = ["row_version", "with_field", "new_nonce", "submitted_value", "record_submission", "stale_edit",
+           "AlreadySubmitted", "NONCE_FIELD", "VERSION_FIELD", "ALREADY_SUBMITTED", "STALE_EDIT", "GONE"]
 
 NONCE_FIELD = "form_nonce"
 VERSION_FIELD = "row_version"
@@ -66,64 +68,43 @@ def _text(value):
     return None if value is None else str(value)
 
 
-def _with_field(form_class, name: str):
+def with_field(form_class, name: str):
+    """``form_class`` plus a hidden input ``name`` that is never written to the row."""
     return type(form_class.__name__, (form_class,), {name: _HiddenOnce()})
 
 
-class ConcurrencyMixin:
-    """Mixin for :class:`~views.base.ReflectedModelView`: one-time create, versioned edit."""
+def new_nonce() -> str:
+    return secrets.token_urlsafe(24)
 
-    def get_create_form(self):
-        return _with_field(super().get_create_form(), NONCE_FIELD)
 
-    def get_edit_form(self):
-        return _with_field(super().get_edit_form(), VERSION_FIELD)
+def submitted_value(form, name: str, most: int | None = None) -> str:
+    """The stripped text of hidden input ``name`` (empty when the form has none)."""
+    text = (getattr(getattr(form, name, None), "data", None) or "").strip()
+    return text[:most] if most else text
 
-    def create_form(self, obj=None):
-        form = super().create_form(obj)
-        if request.method == "GET" and hasattr(form, NONCE_FIELD):
-            getattr(form, NONCE_FIELD).data = secrets.token_urlsafe(24)
-        return form
 
-    def edit_form(self, obj=None):
-        form = super().edit_form(obj)
-        field = getattr(form, VERSION_FIELD, None)
-        if field is not None and obj is not None and request.method == "GET":
-            field.data = row_version(obj)
-        return form
+def record_submission(session, nonce: str, actor: str, screen: str) -> None:
+    """Record a create form's nonce in the save's transaction; raise :class:`AlreadySubmitted`
+    when it was recorded before (or by a concurrent request just now)."""
+    if session.execute(select(submissions.c.nonce).where(submissions.c.nonce == nonce)).first():
+        raise AlreadySubmitted(ALREADY_SUBMITTED)
+    try:
+        session.execute(insert(submissions).values(
+            nonce=nonce, submitted_at=dt.datetime.now(dt.timezone.utc), actor=actor[:200], screen=screen[:300]))
+    except IntegrityError:  # the same nonce committed by a concurrent request just now
+        raise AlreadySubmitted(ALREADY_SUBMITTED) from None
 
-    def on_model_change(self, form, model, is_created):
-        super().on_model_change(form, model, is_created)
-        nonce = (getattr(getattr(form, NONCE_FIELD, None), "data", None) or "").strip()[:64]
-        if is_created and nonce:
-            self._record_submission(nonce)
 
-    def _record_submission(self, nonce: str) -> None:
-        session = getattr(self.session, "session", self.session)
-        if session.execute(select(submissions.c.nonce).where(submissions.c.nonce == nonce)).first():
-            raise AlreadySubmitted(ALREADY_SUBMITTED)
-        from backoffice.core.access import current_operator
-
-        try:
-            session.execute(insert(submissions).values(
-                nonce=nonce, submitted_at=dt.datetime.now(dt.timezone.utc),
-                actor=current_operator().username[:200], screen=str(getattr(self, "screen", ""))[:300]))
-        except IntegrityError:  # the same nonce committed by a concurrent request just now
-            raise AlreadySubmitted(ALREADY_SUBMITTED) from None
-
-    def update_model(self, form, model):
-        expected = (getattr(getattr(form, VERSION_FIELD, None), "data", None) or "").strip()
-        if expected:
-            session = getattr(self.session, "session", self.session)
-            try:
-                # lock the row until this transaction ends, and compare what it holds now
-                session.refresh(model, with_for_update=True)
-            except InvalidRequestError:
-                session.rollback()
-                flash(GONE, "error")
-                return False
-            if row_version(model) != expected:
-                session.rollback()
-                flash(STALE_EDIT, "error")
-                return False
-        return super().update_model(form, model)
+def stale_edit(session, model, expected: str) -> str | None:
+    """Lock ``model``'s row until the transaction ends and compare it with the version the
+    form was based on: the reason to refuse the save (the transaction is rolled back
+    then), or None when the row is as the operator saw it."""
+    try:
+        session.refresh(model, with_for_update=True)
+    except InvalidRequestError:
+        session.rollback()
+        return GONE
+    if row_version(model) != expected:
+        session.rollback()
+        return STALE_EDIT
+    return None

@@ -7,6 +7,8 @@ from sqlalchemy import func, select, text
 
 from models.reflection import Reflection
 
+from views.names import views_of
+
 __all__ = ["DashboardView", "row_counts"]
 
 #: Above this many rows (by the planner's statistics) a count is shown as an estimate.
@@ -50,9 +52,8 @@ class DashboardView(AdminIndexView):
     @expose("/")
     def index(self):
         db = current_app.extensions["backoffice.db"]
-        admin = current_app.extensions["backoffice.admin"]
         links = {}
-        for view in admin._views:
+        for view in views_of(current_app):
             screen = getattr(view, "screen", None)
             if screen and view.is_accessible():
                 links[screen] = url_for(f"{view.endpoint}.index_view")

@@ -17,10 +17,9 @@ from werkzeug.routing import BuildError
 from models.reflection import ReflectedTable
 
 from views.fields import format_interval
+from views.names import LIST_TEXT_LIMIT, endpoint_for
 
 __all__ = ["display_value", "formatter", "link_targets", "LIST_TEXT_LIMIT"]
-
-LIST_TEXT_LIMIT = 80
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -78,8 +77,6 @@ def _link_for(model, target_table, local: dict[str, str], _relation=None):
     values = [getattr(model, local[name]) for name in target.primary_key]
     if any(v is None for v in values):
         return None
-    from views.base import endpoint_for  # base imports this module
-
     try:
         return url_for(endpoint_for(screen) + ".details_view", id=iterencode([str(v) for v in values]))
     except BuildError:  # the target has no screen in this app

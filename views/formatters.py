@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from views.columns import category_of  # one classification of types, shared with the screens
+
 __all__ = ["Argument", "FormatterKind", "FORMATTERS", "BADGE_COLORS", "build_formatter", "build_link",
            "parse_template", "TemplateError", "type_family"]
 
@@ -72,8 +74,6 @@ _FAMILIES = {"boolean": "bool", "datetime": "datetime", "date": "date", "time": 
 def type_family(column_type: Any) -> str:
     """Coarse family of a SQL type: text, integer, number, date, datetime, time, bool, other.
     PostgreSQL domains count as their underlying type."""
-    from views.columns import category_of  # one classification of types, shared with the screens
-
     column_type = getattr(column_type, "data_type", None) or column_type
     return _FAMILIES.get(category_of(SimpleNamespace(type=column_type)), "other")
 

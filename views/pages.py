@@ -28,9 +28,9 @@ from backoffice.core.access import ROLES
 from backoffice.core.declarations import Declarations, Option, Problem, Rules, did_you_mean, problem
 from backoffice.web.errors import error_response
 from views.access import RoleGuardMixin
-from views.base import endpoint_for
+from views.names import endpoint_for
 from views.formatters import FORMATTERS, build_formatter
-from views.safety import neutralise_cell
+from views.cells import formula_safe
 
 __all__ = ["PAGE_OPTIONS", "PAGE_PROBLEM_IDS", "DeclaredPageView", "statement_problem", "page_views",
            "register_rules", "MAX_PAGE_SIZE"]
@@ -354,7 +354,7 @@ class DeclaredPageView(RoleGuardMixin, BaseView):
                     text(_wrapped(self.sql)), values)
                 writer.writerow([self.labels.get(k, k) for k in result.keys()])
                 for row in result:
-                    writer.writerow([neutralise_cell(v) for v in row])
+                    writer.writerow([formula_safe(v) for v in row])
                     if buffer.tell() > 64 * 1024:
                         yield buffer.getvalue()
                         buffer.seek(0)

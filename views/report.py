@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError
 from models.reflection import Reflection, ReflectedTable
 
 from views.columns import ColumnPlan, column_plans
+from views.names import endpoint_for
 
 __all__ = ["ReportRow", "build_report", "report_text", "SchemaReportView"]
 
@@ -72,8 +73,6 @@ class SchemaReportView(BaseView):
 
     @expose("/")
     def index(self):
-        from views.base import endpoint_for
-
         rows = build_report(self.reflection)
         urls = {}
         for row in rows:

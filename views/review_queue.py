@@ -20,7 +20,7 @@ from queues.spec import ActionSpec, QueueSpec
 from queues.runner import ActionRefused, QueueRunner
 
 from views.access import RoleGuardMixin
-from views.base import endpoint_for
+from views.names import endpoint_for
 
 __all__ = ["ReviewQueueView"]
 

@@ -4,11 +4,11 @@ Flask-Admin renders the details link, the edit link and the delete form of every
 row through Jinja macros: per row that is two ``url_for`` calls, a WTForms hidden
 field for the id, one for the return URL and one for the CSRF token. Everything
 in that HTML is the same for every row of a page except the row's id, so
-:class:`RowActionsMixin` renders each built-in action once per request with a
+:class:`RowRendering` renders each built-in action once per request with a
 placeholder id and, per row, puts the row's id where the placeholder was, escaped
 exactly as the macro would have escaped it. The CSRF token, the return URL and
 the permissions (which actions are offered at all) are the ones Flask-Admin computed
-for this request; an action the mixin does not know is rendered by its macro as before.
+for this request; an action this module does not know is rendered by its macro as before.
 
 The cells of a row are rendered by one call (the same ``get_list_value`` and escaping
 as Flask-Admin's loop, without a template call per cell) unless a column is editable
@@ -30,9 +30,9 @@ from flask_admin.model import template as row_templates
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
-__all__ = ["RowActionsMixin", "URL_ACTIONS", "FORM_ACTIONS", "LIST_TEMPLATE"]
+__all__ = ["RowRendering", "URL_ACTIONS", "FORM_ACTIONS", "LIST_TEMPLATE", "ROW_PROBE", "ROW_PLACEHOLDER"]
 
-#: The console's list template: its ``list_row`` block calls :meth:`RowActionsMixin.render_row`.
+#: The console's list template: its ``list_row`` block calls :meth:`RowRendering.render_row`.
 LIST_TEMPLATE = "backoffice/model/list.html"
 
 #: Actions whose macro puts the row id in a URL query (``?id=...``).
@@ -43,8 +43,9 @@ FORM_ACTIONS = (row_templates.DeleteRowAction,)
 
 # Letters and digits only: identical after URL quoting and HTML escaping. Random per
 # process, so no request argument (echoed in the return URL) can contain it.
-_PLACEHOLDER = "rowid" + secrets.token_hex(12)
-_PROBE = object()  # the stand-in row whose primary key is the placeholder
+ROW_PLACEHOLDER = _PLACEHOLDER = "rowid" + secrets.token_hex(12)
+#: The stand-in row whose identity is the placeholder (``get_pk_value`` answers it).
+ROW_PROBE = _PROBE = object()
 
 # The characters werkzeug leaves unquoted in a query value (werkzeug.urls._urlencode).
 _URL_SAFE = "!$'()*,/:;?@"
@@ -58,16 +59,13 @@ def _in_attribute(row_id) -> str:
     return str(escape(row_id))
 
 
-class RowActionsMixin:
-    """Fast ``list_row_actions`` for model views (used by the console's list template)."""
+class RowRendering:
+    """Fast rows for model views (used by the console's list template); overrides no
+    Flask-Admin hook. The view's ``get_pk_value`` must answer :data:`ROW_PROBE` with
+    :data:`ROW_PLACEHOLDER` (``views/reading.py`` does)."""
 
     #: Switch the fast rows off (every row through Flask-Admin's macros and cell loop).
     fast_row_actions: bool = True
-
-    def get_pk_value(self, model):
-        if model is _PROBE:
-            return _PLACEHOLDER
-        return super().get_pk_value(model)  # type: ignore[misc]
 
     def fast_rows(self) -> bool:
         """Whether the list template may render each row in one call: nothing in the row

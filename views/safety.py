@@ -1,13 +1,8 @@
-"""Hostile input, refused early and clearly; exports a spreadsheet will not execute.
+"""Hostile input, refused early and clearly, before any screen runs.
 
-* :class:`ExportSafetyMixin` (a base of every generated screen): Flask-Admin's generic
-  CSV export writes cell values as they are, so a title ``=HYPERLINK(...)`` became a
-  live formula in the operator's spreadsheet. Text cells starting with ``= + - @``
-  (or a tab / carriage return) get a leading apostrophe, as the audit and
-  catalog-health exports already do; plain numbers such as ``-3`` stay numbers.
-* :class:`FormRefusalMixin`: a create or edit POST that is refused (validation
-  error, stale version, duplicate submission) re-renders the form with 422 instead
-  of 200, so clients and proxies see the refusal.
+(Formula-safe export cells are ``views/cells.py``'s; a refused form's 422 is the forms
+part's, ``views/forms.py``.)
+
 * :func:`init_app`: a query string over :data:`MAX_QUERY_STRING` bytes is refused
   with 414, a NUL character in any parameter with 400 (PostgreSQL cannot store or
   compare one: the driver raised, and the operator saw a 500; a row identity may
@@ -16,58 +11,18 @@
 """
 from __future__ import annotations
 
-import re
-
 from flask import Flask, request
-from flask_admin import expose
-
 from flask_admin.tools import iterdecode
 from sqlalchemy.exc import DataError
 
 from backoffice.web.errors import error_response
 
-from views.columns import NULL_MARK
+from views.names import NULL_MARK
 
-__all__ = ["ExportSafetyMixin", "FormRefusalMixin", "init_app", "neutralise_cell", "MAX_QUERY_STRING"]
+__all__ = ["init_app", "MAX_QUERY_STRING"]
 
 #: Longest query string accepted (a search of a few thousand characters is plenty).
 MAX_QUERY_STRING = 8 * 1024
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?([eE][+-]?\d+)?$")
-
-
-def neutralise_cell(value):
-    """``value`` unchanged unless it is text a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES) and not _PLAIN_NUMBER.match(value):
-        return "'" + value
-    return value
-
-
-class ExportSafetyMixin:
-    """Mixin for :class:`~views.base.ReflectedModelView`: formula-safe export cells."""
-
-    def get_export_value(self, model, name):
-        return neutralise_cell(super().get_export_value(model, name))
-
-
-class FormRefusalMixin:
-    """Mixin for :class:`~views.base.ReflectedModelView`: a refused form POST is a 422."""
-
-    @expose("/new/", methods=("GET", "POST"))
-    def create_view(self):
-        return _refused_is_422(super().create_view())
-
-    @expose("/edit/", methods=("GET", "POST"))
-    def edit_view(self):
-        return _refused_is_422(super().edit_view())
-
-
-def _refused_is_422(response):
-    # Flask-Admin answers a refused POST by rendering the form again (a str); a
-    # success is a redirect (a Response object). Only the former changes.
-    if request.method == "POST" and isinstance(response, str):
-        return response, 422
-    return response
 
 
 def _has_nul(values) -> bool:

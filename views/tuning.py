@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from flask_admin._backwards import ObsoleteAttr
 from sqlalchemy import inspect as sa_inspect
 
 from models.reflection import ReflectedTable, _identifier
@@ -82,9 +81,15 @@ def _relations_through(entry: ReflectedTable, columns: list[str]) -> set[str]:
 
 
 def _class_value(view_class: type, name: str) -> Any:
-    """A Flask-Admin class attribute as an instance would see it (some are descriptors)."""
-    value = getattr(view_class, name, None)
-    return value.default if isinstance(value, ObsoleteAttr) else value
+    """The value a screen class (ours or a custom one) gives a Flask-Admin option, or None
+    when none of them sets it. Flask-Admin's own defaults for the options read here are
+    None or empty, and some of them are descriptors on its classes: they are not read."""
+    for klass in view_class.__mro__:
+        if klass.__module__.split(".", 1)[0] == "flask_admin":
+            return None
+        if name in vars(klass):
+            return vars(klass)[name]
+    return None
 
 
 def _without(values, never: set[str]) -> list | None:

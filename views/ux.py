@@ -1,27 +1,24 @@
 """What operators notice all day on the generated screens: honest flash messages,
 readable values (truncated text with the full value on hover, UTC timestamps with
-a relative hint, statuses as badges).
+a relative hint, statuses as badges), the menu in the order they use it.
 
-:class:`OperatorUxMixin` goes first in ``ReflectedModelView``'s bases. It works on
-top of whatever other mixins and the declarative file set up: it wraps the column
-formatters *after* the view is built, so a declared formatter or a link still
-renders, and only the presentation around it changes.
+Helpers only: the presentation part (``views/presentation.py``) wraps the column
+formatters with :func:`decorated` *after* the view is built, so a declared formatter or
+a link still renders; the writes part (``views/writes.py``) words its flashes here.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from flask import g, request, session
+from flask import flash
 from flask_admin.menu import MenuCategory
 from markupsafe import Markup, escape
-from sqlalchemy import inspect as sa_inspect
 
-__all__ = ["OperatorUxMixin", "init_app", "order_menu", "relative_time", "utc_text", "timestamp", "badge",
-           "LIST_TEXT_LIMIT", "STATUS_COLUMNS", "MENU_ORDER"]
+from views.names import LIST_TEXT_LIMIT
 
-#: Longer text is cut in lists (the full value is in the title and on the detail page).
-LIST_TEXT_LIMIT = 80
+__all__ = ["init_app", "order_menu", "relative_time", "utc_text", "timestamp", "badge", "truncated", "decorated",
+           "row_label", "refused_form_message", "created_message", "saved_message", "deleted_message",
+           "flash_instead", "shown_flashes", "LIST_TEXT_LIMIT", "STATUS_COLUMNS", "MENU_ORDER"]
 #: Columns whose values are shown as badges, and the colour of well-known values.
 STATUS_COLUMNS = ("status", "state")
 BADGE_COLOURS = {"pending": "warning", "deferred": "info", "applied": "success", "rejected": "secondary",
@@ -78,19 +75,20 @@ def init_app(app, admin) -> None:
                             "utc_time")
     app.add_template_filter(lambda value: badge(value) if isinstance(value, str) else value, "status_badge")
     order_menu(admin)
-    ordered = [len(admin._menu)]
+    ordered = [len(admin.menu())]
 
     @app.before_request
     def _keep_menu_in_order():
         # Pages added after this call (catalog health, custom code) are put in place too.
-        if len(admin._menu) != ordered[0]:
+        if len(admin.menu()) != ordered[0]:
             order_menu(admin)
-            ordered[0] = len(admin._menu)
+            ordered[0] = len(admin.menu())
 
 
 def order_menu(admin) -> None:
     """Dashboard first, then Catalog, Reviews, Audit, other groups, and the generic Schema last."""
-    dashboard = admin._menu[0] if admin._menu else None
+    menu = admin.menu()  # Flask-Admin's own list: the menu is rendered from it
+    dashboard = menu[0] if menu else None
 
     def rank(item) -> tuple[int, int]:
         if item is dashboard:
@@ -104,7 +102,7 @@ def order_menu(admin) -> None:
 
     # A new list swapped in whole (stable sort: the order views were added in stays within a
     # rank), so a page rendering the menu meanwhile sees the old order or the new, never a gap.
-    admin._menu[:] = sorted(admin._menu, key=rank)
+    menu[:] = sorted(menu, key=rank)
 
 
 def badge(value: str) -> Markup:
@@ -119,7 +117,8 @@ def truncated(text: str, shown=None, limit: int = LIST_TEXT_LIMIT) -> Markup:
     return Markup('<span class="backoffice-truncated" title="%s">%s</span>') % (text, shown)
 
 
-def _decorate(original, name: str, in_list: bool):
+def decorated(original, name: str, in_list: bool):
+    """``original`` (a column formatter or None) with timestamps, status badges and cut text around it."""
     status = name.rsplit(".", 1)[-1] in STATUS_COLUMNS
 
     def render(view, context, model, column_name):
@@ -137,7 +136,7 @@ def _decorate(original, name: str, in_list: bool):
     return render
 
 
-def _row_label(view, model) -> str:
+def row_label(view, model) -> str:
     """'#12', or the row's own label when the mapped class has a readable one."""
     pk = view.get_pk_value(model)
     key = ",".join(map(str, pk)) if isinstance(pk, tuple) else str(pk)
@@ -148,99 +147,59 @@ def _row_label(view, model) -> str:
     return text if f"#{key}" in text else f"#{key} “{text}”"
 
 
-class OperatorUxMixin:
-    """Presentation and wording for a ReflectedModelView (see the module docstring)."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        lists = dict(self.column_formatters or {})
-        for name, _label in self._list_columns:
-            lists[name] = _decorate(lists.get(name), name, in_list=True)
-        details = dict(self.column_formatters_detail or self.column_formatters or {})
-        for name, _label in self._details_columns:
-            details[name] = _decorate(details.get(name), name, in_list=False)
-        self.column_formatters, self.column_formatters_detail = lists, details
-
-    # -- what the screen tells the operator -------------------------------------------
-    def get_empty_list_message(self) -> str:
-        return f"{getattr(self, 'screen', self.name)} has no rows yet."
-
-    def validate_form(self, form):
-        valid = super().validate_form(form)
-        if not valid and request.method == "POST" and request.endpoint.endswith((".edit_view", ".create_view")):
-            bad = [form[name].label.text if name in form else name for name, errors in form.errors.items() if errors]
-            if bad:
-                fields = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
-                noun = "field needs" if len(bad) == 1 else "fields need"
-                text = f"Nothing was saved: {len(bad)} {noun} attention ({fields}). What you typed is kept below."
-                _replace("Failed to save record.", text)
-                _replace("Failed to create record.", text)
-        return valid
-
-    def on_model_change(self, form, model, is_created):
-        super().on_model_change(form, model, is_created)
-        if not is_created:
-            state = sa_inspect(model)
-            g.backoffice_changed = sorted(
-                attr.key for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes())
-
-    def after_model_change(self, form, model, is_created):
-        super().after_model_change(form, model, is_created)
-        where, row = getattr(self, "screen", self.name), _row_label(self, model)
-        if is_created:
-            _replace("Record was successfully created.", f"Created 1 row in {where}: {row}.")
-            return
-        changed = g.pop("backoffice_changed", None) or []
-        if changed:
-            fields = ", ".join(changed[:8]) + (f" and {len(changed) - 8} more" if len(changed) > 8 else "")
-            noun = "field" if len(changed) == 1 else "fields"
-            text = f"Saved 1 row of {where}: {row}; {len(changed)} {noun} changed ({fields})."
-        else:
-            text = f"Nothing to save in {where}: {row} is unchanged (no field differs)."
-        _replace("Record was successfully saved.", text)
-
-    def on_model_delete(self, model):
-        super().on_model_delete(model)
-        g.setdefault("backoffice_deleted", []).append(_row_label(self, model))
-
-    def render(self, template, **kwargs):
-        _apply_replacements()  # a page re-rendered in the same request shows the flashes now
-        return super().render(template, **kwargs)
-
-    def _run_view(self, fn, *args, **kwargs):
-        response = super()._run_view(fn, *args, **kwargs)
-        deleted = g.pop("backoffice_deleted", None)
-        if deleted:
-            where = getattr(self, "screen", self.name)
-            rows = "1 row" if len(deleted) == 1 else f"{len(deleted)} rows"
-            listed = ", ".join(deleted[:10]) + (f" and {len(deleted) - 10} more" if len(deleted) > 10 else "")
-            _replace(_DELETED, f"Deleted {rows} from {where}: {listed}.")
-        _apply_replacements()
-        return response
+def _some(names: list[str], most: int) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-#: Flask-Admin's and the bulk delete's success messages, single and plural.
-_DELETED = re.compile(r"^(Record was successfully deleted\.|\d+ records were successfully deleted\."
-                      r"|\d+ record\(s\) were deleted\.)$")
+def refused_form_message(form) -> str | None:
+    """What a refused create or edit form says instead of Flask-Admin's "Failed to save record."."""
+    bad = [form[name].label.text if name in form else name for name, errors in form.errors.items() if errors]
+    if not bad:
+        return None
+    noun = "field needs" if len(bad) == 1 else "fields need"
+    return f"Nothing was saved: {len(bad)} {noun} attention ({_some(bad, 8)}). What you typed is kept below."
 
 
-def _replace(generic, specific: str) -> None:
-    g.setdefault("backoffice_flash_rewrites", []).append((generic, specific))
+def created_message(where: str, row: str) -> str:
+    return f"Created 1 row in {where}: {row}."
 
 
-def _apply_replacements() -> None:
-    """Swap Flask-Admin's generic success flashes for the specific ones recorded."""
-    rewrites = g.pop("backoffice_flash_rewrites", None)
-    flashes = session.get("_flashes")
-    if not rewrites or not flashes:
-        return
-    updated = []
-    for category, message in flashes:
-        for generic, specific in rewrites:
-            hit = generic.match(message) if isinstance(generic, re.Pattern) else message == generic
-            if hit:
-                message = specific
-                break
-        updated.append((category, message))
-    session["_flashes"] = updated
+def saved_message(where: str, row: str, changed: list[str]) -> str:
+    """A save names the fields that changed, or says that none did."""
+    if not changed:
+        return f"Nothing to save in {where}: {row} is unchanged (no field differs)."
+    noun = "field" if len(changed) == 1 else "fields"
+    return f"Saved 1 row of {where}: {row}; {len(changed)} {noun} changed ({_some(changed, 8)})."
 
+
+def deleted_message(where: str, rows: list[str]) -> str:
+    count = "1 row" if len(rows) == 1 else f"{len(rows)} rows"
+    return f"Deleted {count} from {where}: {_some(rows, 10)}."
+
+
+#: Category prefix of a message flashed instead of the generic one Flask-Admin flashes next.
+_INSTEAD = "instead-of-next:"
+
+
+def flash_instead(message: str, category: str) -> None:
+    """Flash ``message`` in place of the generic message of the same ``category`` that
+    Flask-Admin flashes right after it in this request ("Record was successfully
+    saved."): that one is then not shown (see :func:`shown_flashes`). Only Flask's public
+    ``flash`` and ``get_flashed_messages`` are used; no message text is matched."""
+    flash(message, _INSTEAD + category)
+
+
+def shown_flashes(messages: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The flashed ``(category, message)`` pairs a page shows: a message flashed with
+    :func:`flash_instead` takes the place of the next one when that has its category."""
+    shown: list[tuple[str, str]] = []
+    replaced: str | None = None
+    for category, message in messages:
+        if replaced is not None and category == replaced:
+            replaced = None
+            continue
+        replaced = None
+        if category.startswith(_INSTEAD):
+            category = replaced = category[len(_INSTEAD):]
+        shown.append((category, message))
+    return shown

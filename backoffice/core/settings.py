@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -70,6 +71,17 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+_MODULE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def _module_paths(text: str) -> tuple[str, ...]:
+    paths = _names(text)
+    bad = [path for path in paths if not _MODULE_PATH.fullmatch(path)]
+    if bad:
+        raise ValueError(f"dotted module paths such as my_console.screens, comma separated ({bad[0]!r} is not one)")
+    return paths
+
+
 def normalise_database_url(text: str) -> str:
     """Return ``text`` as a SQLAlchemy URL with an explicit, installed driver.
 
@@ -129,6 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKOFFICE_SCHEMAS", "", _names, "Extra PostgreSQL schemas to reflect, comma separated"),
     Setting("STATEMENT_TIMEOUT_MS", "5000", _integer(0), "PostgreSQL statement timeout per request (0 = none)"),
     Setting("BACKOFFICE_AUDIT_HOOKS", "", _names, "Extra audit hooks as dotted paths, comma separated"),
+    Setting("BACKOFFICE_CUSTOM_VIEWS", "", _module_paths,
+            "Modules of custom screens outside views/custom/, dotted paths, comma separated"),
     Setting("LOG_LEVEL", "INFO", lambda t: _choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
 )
 
@@ -163,6 +177,7 @@ class Settings:
     backoffice_schemas: tuple[str, ...] = ()
     statement_timeout_ms: int = 5000
     backoffice_audit_hooks: tuple[str, ...] = ()
+    backoffice_custom_views: tuple[str, ...] = ()
     log_level: str = "INFO"
     secret_key_generated: bool = field(default=False, compare=False)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)

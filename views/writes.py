@@ -1,14 +1,20 @@
-"""Every Flask-Admin write path of a generated screen, through the audit hooks.
+"""Writes: the part of a generated screen that decides what a save does.
 
-Flask-Admin's own paths are kept where they already commit once (create, edit,
-inline edit, single delete) and given the operator's reason; the rest is replaced:
+Every Flask-Admin write path goes through the audit hooks, inside the save's transaction:
 
-* the bulk ``delete`` action deleted row by row with one commit per row (a veto on
-  row 2 still deleted rows 1 and 3) or, with ``fast_mass_delete``, by a bulk
-  statement: here it leads to a server-side confirmation page (rows, reason, CSRF)
-  that deletes every selected row in ONE transaction through the hooks;
-* inline edit answers a refused change with 422 and the hook's sentence, not 500.
+* create, edit, inline edit and single delete keep Flask-Admin's own paths (they commit
+  once) inside ``audit_action`` with the operator's reason; a create records its form's
+  one-time nonce in the same transaction (a resubmitted form creates nothing), an edit
+  based on a stale version of the row is refused before anything is written;
+* the bulk ``delete`` action deleted row by row with one commit per row (a veto on row 2
+  still deleted rows 1 and 3) or, with ``fast_mass_delete``, by a bulk statement: here it
+  leads to a server-side confirmation page (rows, reason, CSRF) that deletes every
+  selected row in ONE transaction through the hooks;
+* inline edit answers a refused change with 422 and the hook's sentence, not 500;
+* each success says what happened to which row (``views/ux.py`` words it).
 
+:class:`WritesPart` owns ``create_model``, ``update_model``, ``delete_model``,
+``on_model_change``, ``after_model_change``, ``ajax_update`` and the ``delete`` action.
 A refusal raised by a hook (:class:`audit_hooks.AuditError`) is a WTForms
 ``ValidationError``, which Flask-Admin flashes as is.
 """
@@ -16,32 +22,30 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
-from wtforms import HiddenField, StringField, TextAreaField
+from sqlalchemy import inspect as sa_inspect
+from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from audit_hooks import AuditError, audit_action
 from audit_hooks.collector import entity_id
+from backoffice.core.access import current_operator
 from backoffice.web.csrf import SecureForm
 
-__all__ = ["AuditedViewMixin", "REASON_FIELD"]
+from views.concurrency import NONCE_FIELD, VERSION_FIELD, record_submission, stale_edit, submitted_value
+from views.forms import reason_given
+from views.names import AUDIT_VIEW_ROLE, db_session
+from views.ux import created_message, deleted_message, flash_instead, row_label, saved_message
+
+__all__ = ["WritesPart", "BulkDeleteForm", "MAX_BULK_DELETE"]
 
 log = logging.getLogger(__name__)
 
-#: Name of the optional "reason" input on create / edit / delete forms.
-REASON_FIELD = "audit_reason"
 #: Most rows one confirmation page deletes (Flask-Admin's list selects one page anyway).
 MAX_BULK_DELETE = 1000
-
-
-class _ReasonField(StringField):
-    """A form input that is recorded in the audit trail, never written to the row."""
-
-    def populate_obj(self, obj, name):
-        pass
 
 
 class BulkDeleteForm(SecureForm):
@@ -52,33 +56,51 @@ class BulkDeleteForm(SecureForm):
     url = HiddenField()
 
 
-def _reason() -> str | None:
-    return (request.form.get(REASON_FIELD) or "").strip()[:2000] or None
+class WritesPart:
+    """Part of :class:`~views.base.ReflectedModelView`: audited saves and deletes (see the module docstring)."""
 
-
-class AuditedViewMixin:
-    """Mixin for :class:`~views.base.ReflectedModelView`: audited writes, History link."""
-
-    def scaffold_form(self):
-        form_class = super().scaffold_form()
-        if hasattr(form_class, REASON_FIELD):  # a real column of that name wins; no reason input then
-            return form_class
-        form_class.audit_reason = _ReasonField(
-            "Reason for this change", validators=[Optional(), Length(max=2000)],
-            description="Optional; recorded in the audit trail.")
-        return form_class
+    # -- the saves ---------------------------------------------------------------------------
 
     def create_model(self, form):
-        with audit_action(reason=_reason()):
+        with audit_action(reason=reason_given()):
             return super().create_model(form)
 
     def update_model(self, form, model):
-        with audit_action(reason=_reason()):
+        expected = submitted_value(form, VERSION_FIELD)
+        if expected:
+            refused = stale_edit(db_session(self), model, expected)
+            if refused:
+                flash(refused, "error")
+                return False
+        with audit_action(reason=reason_given()):
             return super().update_model(form, model)
 
     def delete_model(self, model):
-        with audit_action(reason=_reason()):
-            return super().delete_model(model)
+        label = row_label(self, model)
+        with audit_action(reason=reason_given()):
+            deleted = super().delete_model(model)
+        if deleted and request.endpoint == f"{self.endpoint}.delete_view":
+            flash_instead(deleted_message(self.screen, [label]), "success")
+        return deleted
+
+    def on_model_change(self, form, model, is_created):
+        super().on_model_change(form, model, is_created)
+        nonce = submitted_value(form, NONCE_FIELD, 64)
+        if is_created and nonce:
+            record_submission(db_session(self), nonce, current_operator().username, str(self.screen))
+        if not is_created:  # which fields this save changes, for its message
+            state = sa_inspect(model)
+            g.backoffice_changed = sorted(
+                attr.key for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes())
+
+    def after_model_change(self, form, model, is_created):
+        super().after_model_change(form, model, is_created)
+        changed = g.pop("backoffice_changed", None) or []
+        if request.endpoint not in (f"{self.endpoint}.create_view", f"{self.endpoint}.edit_view"):
+            return  # inline edits answer with their own text, not a flash
+        row = row_label(self, model)
+        message = created_message(self.screen, row) if is_created else saved_message(self.screen, row, changed)
+        flash_instead(message, "success")  # in place of "Record was successfully saved."
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
@@ -87,6 +109,8 @@ class AuditedViewMixin:
             # a refused or invalid change is the operator's to fix, not a server fault
             return response[0], 422
         return response
+
+    # -- deleting many rows ------------------------------------------------------------------
 
     @action("delete", "Delete", None)
     def action_delete(self, ids):
@@ -103,8 +127,9 @@ class AuditedViewMixin:
         form = BulkDeleteForm(url=return_url)
         status = 200
         if request.method == "POST" and form.validate_on_submit() and models:
+            labels = [row_label(self, m) for m in models]
             if self._delete_all(models, form.reason.data):
-                flash(f"{len(models)} record(s) were deleted.", "success")
+                flash(deleted_message(self.screen, labels), "success")
                 return redirect(return_url)
             status = 422
         elif request.method == "POST" and not models:
@@ -114,9 +139,7 @@ class AuditedViewMixin:
                            return_url=return_url, row_ids=[self._entity_id(m) for m in models]), status
 
     def _delete_all(self, models, reason: str | None) -> bool:
-        # ModelView holds the Flask-SQLAlchemy object; its attributes proxy the sqlalchemy
-        # module (db.delete is sqlalchemy.delete), so reach the real session explicitly.
-        session = getattr(self.session, "session", self.session)
+        session = db_session(self)
         try:
             with audit_action("delete", reason=(reason or "").strip() or None):
                 for model in models:
@@ -135,6 +158,8 @@ class AuditedViewMixin:
             self.after_model_delete(model)
         return True
 
+    # -- the trail ---------------------------------------------------------------------------
+
     def _entity_id(self, model) -> str:
         value = self.get_pk_value(model)
         return entity_id(list(value) if isinstance(value, tuple) else [value])
@@ -142,10 +167,6 @@ class AuditedViewMixin:
     def audit_history_url(self, model) -> str | None:
         """The audit history of one record (the detail page's "History" link); None when
         the operator may not read the audit history."""
-        from backoffice.core.access import current_operator
-
-        from views.audit import AUDIT_VIEW_ROLE
-
         if not current_operator().may(AUDIT_VIEW_ROLE):
             return None
         return url_for("audit.index_view", table=self.entry.qualified_name, entity=self._entity_id(model))

@@ -1,0 +1,56 @@
+"""One test per library internal the console still relies on (backoffice/core/internals.py):
+each fails loudly when an upgrade changes what the item relies on. And the internals that
+were replaced by public means stay out of the code."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from werkzeug.routing import Map, Rule
+
+from backoffice.core.internals import LazyBuildRule
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_werkzeug_still_compiles_url_builders_through_the_hook_lazy_rules_override():
+    compiled = []
+
+    class Counting(Rule):
+        def _compile_builder(self, append_unknown=True):
+            compiled.append(append_unknown)
+            return super()._compile_builder(append_unknown)
+
+    Map([Counting("/admin/<name>/", endpoint="eager")]).bind("example.org")
+    # Rule.compile builds both URL builders through Rule._compile_builder: a rename or a
+    # change of this call makes LazyBuildRule's override dead code (rules eager again).
+    assert "_compile_builder" in vars(Rule) and sorted(compiled) == [False, True]
+
+    compiled.clear()
+
+    class LazyCounting(LazyBuildRule, Counting):
+        pass
+
+    adapter = Map([LazyCounting("/admin/<name>/", endpoint="lazy")]).bind("example.org")
+    assert compiled == []  # nothing compiled until a URL is built
+    assert adapter.build("lazy", {"name": "movies", "q": "x"}) == "/admin/movies/?q=x"
+    assert adapter.build("lazy", {"name": "movies"}, append_unknown=False) == "/admin/movies/"
+    assert sorted(compiled) == [False, True]
+
+
+def _product_sources():
+    for folder in ("views", "backoffice/web", "backoffice/core", "models", "console"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            if path.name != "internals.py":
+                yield path, path.read_text(encoding="utf-8")
+
+
+def test_replaced_internals_stay_out_of_the_screens():
+    """``admin._views`` (now views.names.views_of), ``session["_flashes"]`` (now Flask's
+    flash / get_flashed_messages), ``flask_admin._backwards`` and werkzeug's
+    ``_compile_builder`` (now only in internals.py)."""
+    patterns = {r"\._views\b": "admin._views", r"[\"']_flashes[\"']": 'session["_flashes"]',
+                r"flask_admin\._backwards": "flask_admin._backwards", r"_compile_builder": "Rule._compile_builder"}
+    found = [f"{path.relative_to(ROOT)}: {name}" for path, text in _product_sources()
+             for pattern, name in patterns.items() if re.search(pattern, text)]
+    assert found == []

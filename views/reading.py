@@ -1,0 +1,338 @@
+"""Reading and paging: the part of a generated screen that decides what a list query does.
+
+:class:`ReadingPart` owns every Flask-Admin hook that reads rows: ``get_list`` (the
+list page: count, order, page), ``get_one`` and ``get_pk_value`` (a row's identity in
+URLs), ``is_sortable`` and ``_get_filter_groups`` (what the list offers to sort and
+filter by). Flask-Admin counts every row on every list page and pages with OFFSET; on
+a million-row table that costs more than the rest of the request. Here:
+
+- the count follows ``count_strategy`` (exact | estimate | capped | none | auto):
+  ``auto`` counts small tables exactly, shows the planner's estimate for large
+  PostgreSQL tables ("about 1.0M") and a capped count ("10,000+") elsewhere; a
+  searched or filtered list never runs an unbounded count;
+- large tables page by key (``?after=<key>``, :mod:`views.keyset`) when the order is
+  the primary key or an indexed column; otherwise OFFSET paging stops after
+  ``max_offset_rows`` and the screen says why;
+- on a large table the sort links and filters offered by default are the indexed
+  columns (what the declarative file names is offered whatever the size);
+- a relation the database refuses to read shows an empty list and the reason.
+
+Whether a table is large is decided from ``pg_class`` (or a bounded probe on SQLite
+and views) and remembered for ``size_cache_seconds``, never counted per request.
+"""
+from __future__ import annotations
+
+import datetime
+import decimal
+import time
+import uuid
+
+from flask import flash, g, request
+from flask_admin.tools import iterdecode, iterencode
+from sqlalchemy import func, inspect, literal_column, select
+from sqlalchemy.exc import DBAPIError
+
+from views.columns import category_of
+from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
+from views.names import NULL_MARK, db_session
+from views.paging import ListingPage, ShownCount, TableSize, count_plan, measure_table, requested_order
+from views.rowactions import ROW_PROBE, ROW_PLACEHOLDER
+
+__all__ = ["ReadingPart"]
+
+
+class ReadingPart:
+    """Part of :class:`~views.base.ReflectedModelView`: list query, counts, paging, row identity,
+    what can be sorted and filtered (see the module docstring). Needs ``self.entry``."""
+
+    #: exact | estimate | capped | none | auto (set per screen by the declarative file's ``count``).
+    count_strategy: str = "auto"
+    #: Above this many rows a table is "large": estimated or capped counts, keyset pages.
+    exact_count_limit: int = 100_000
+    #: A capped count stops here and shows "10,000+".
+    count_cap: int = 10_000
+    #: On large tables OFFSET paging (unindexed sort) stops after this many rows.
+    max_offset_rows: int = 10_000
+    #: How long a table-size decision is reused.
+    size_cache_seconds: float = 300.0
+    #: Flask-Admin must never count by itself: this part does, by strategy.
+    simple_list_pager = True
+    #: Export loads rows into memory: keep a worker's memory bounded.
+    export_max_rows = 10_000
+    #: Set by the presentation part when the lists were derived from the schema (not declared).
+    sortable_defaulted: bool = False
+    filters_defaulted: bool = False
+    _size: TableSize | None = None
+
+    # -- Flask-Admin hooks -------------------------------------------------------------------
+
+    def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
+        """The list page's rows and count. A relation the database refuses to read (a
+        materialized view never refreshed, a permission missing) shows an empty list and
+        the database's reason, not an error page."""
+        try:
+            return self._list(page, sort_column, sort_desc, search, filters, execute, page_size)
+        except DBAPIError as exc:
+            if not _refused_reading(exc):
+                raise  # unreachable database, timeout: the error pages say so (503)
+            db_session(self).rollback()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            flash(f"{self.screen} cannot be read: {reason}", "error")
+            return 0, []
+
+    def get_pk_value(self, model):
+        """The row's identity for URLs; NULL (possible in the key of a view) travels as
+        :data:`~views.names.NULL_MARK`. The row renderer's stand-in row has a placeholder."""
+        if model is ROW_PROBE:
+            return ROW_PLACEHOLDER
+        values = [getattr(model, key) for key in self.entry.primary_key_attributes]
+        if len(values) == 1 and values[0] is not None:
+            return super().get_pk_value(model)
+        return iterencode(NULL_MARK if v is None else v for v in values)
+
+    def get_one(self, id):
+        """Look a row up with its identity converted to the column types (the URL
+        carries text; SQLite and timestamp keys do not compare text with values)."""
+        values = iterdecode(id)
+        columns = [self.entry.table.c[k] for k in self.entry.primary_key_attributes]
+        if len(values) != len(columns):
+            return None
+        try:
+            ident = [None if v == NULL_MARK else _coerce(v, c) for v, c in zip(values, columns)]
+        except (ValueError, TypeError, ArithmeticError):
+            return None
+        session = db_session(self)
+        if None not in ident:
+            return session.get(self.model, tuple(ident) if len(ident) > 1 else ident[0])
+        conditions = [getattr(self.model, c.key).is_(None) if v is None else getattr(self.model, c.key) == v
+                      for v, c in zip(ident, columns)]
+        return session.query(self.model).filter(*conditions).first()
+
+    def is_sortable(self, name: str) -> bool:
+        if not super().is_sortable(name):
+            return False
+        if not self.sortable_defaulted or not self.indexed_only():
+            return True
+        return name in self.indexed_attributes()
+
+    def _get_filter_groups(self):
+        groups = super()._get_filter_groups()
+        if not groups or not self.filters_defaulted or not self.indexed_only():
+            return groups
+        indexed = self.indexed_columns()
+        # The entries keep their index into self._filters, so the URLs of the filters
+        # that remain (and of any bookmarked one) mean what they meant before.
+        kept = {}
+        for label, items in groups.items():
+            items = [item for item in items if getattr(self._filters[item["index"]], "column", None) in indexed]
+            if items:
+                kept[label] = items
+        return type(groups)(kept)
+
+    # -- what the table offers ---------------------------------------------------------------
+
+    def table_size(self) -> TableSize:
+        """The cached size decision for this screen's table (at most one cheap query per period)."""
+        now = time.monotonic()
+        if self._size is None or now - self._size.measured_at > self.size_cache_seconds:
+            self._size = measure_table(db_session(self), self.entry, self.exact_count_limit, now)
+        return self._size
+
+    def current_listing(self) -> ListingPage | None:
+        """The paging state of the list page being rendered (for the template)."""
+        return g.get("_backoffice_listing")
+
+    def indexed_only(self) -> bool:
+        """Whether this screen's default sort links and filters are narrowed to indexed columns now."""
+        return (self.sortable_defaulted or self.filters_defaulted) and self.table_size().large
+
+    def indexed_attributes(self) -> frozenset[str]:
+        """Attribute keys of the columns an index leads with (the primary key included).
+        The reflected indexes do not change while the console runs: computed once."""
+        keys = self.__dict__.get("_indexed_attributes")
+        if keys is None:
+            keys = self._indexed_attributes = frozenset(
+                key for name in self._indexed_names() if (key := self._attribute(self.entry.table.c[name])))
+        return keys
+
+    def indexed_columns(self) -> frozenset:
+        columns = self.__dict__.get("_indexed_columns")
+        if columns is None:
+            table = self.entry.table
+            columns = self._indexed_columns = frozenset(
+                table.c[name] for name in self._indexed_names() if name in table.c)
+        return columns
+
+    def indexed_only_note(self) -> str | None:
+        """What the list says under the table when it offers fewer columns than usual."""
+        if not self.indexed_only():
+            return None
+        indexed = self.indexed_attributes()
+        offered = [self.column_labels.get(key, key) for key in self.column_sortable_list or () if key in indexed]
+        how = " and ".join(w for w, on in (("sorted", self.sortable_defaulted),
+                                           ("filtered", self.filters_defaulted)) if on)
+        columns = ", ".join(offered) if offered else "the primary key"
+        return (f"This table is large: it can be {how} by indexed columns only ({columns}). "
+                "Declare sortable or filters for this screen to offer others.")
+
+    def keyset_columns(self, sort_name: str | None):
+        """The columns of a seek ordering for ``sort_name`` (None = primary key), or None."""
+        table = self.entry.table
+        # Only a declared primary key is unique; the stand-in key of a view is not.
+        pk = [c.name for c in table.primary_key.columns]
+        if not pk:
+            return None
+        if sort_name is not None:
+            if sort_name not in table.c or sort_name not in self._indexed_names():
+                return None
+            names = [sort_name] + [n for n in pk if n != sort_name]
+        else:
+            names = pk
+        columns = [table.c[n] for n in names]
+        if not all(seekable(c) and self._attribute(c) for c in columns):
+            return None
+        return columns
+
+    def _attribute(self, column) -> str | None:
+        try:
+            return inspect(self.entry.model).get_property_by_column(column).key
+        except Exception:  # a column the mapping does not expose
+            return None
+
+    def _indexed_names(self) -> set[str]:
+        table = self.entry.table
+        leading = {index.columns[0].name for index in table.indexes if len(index.columns)}
+        leading.update(c.columns[0].name for c in table.constraints
+                       if c.__class__.__name__ == "UniqueConstraint" and len(c.columns))
+        pk = list(table.primary_key.columns)
+        if pk:
+            leading.add(pk[0].name)
+        return leading
+
+    # -- the list page -----------------------------------------------------------------------
+
+    def _list(self, page, sort_column, sort_desc, search, filters, execute, page_size):
+        if not execute or request.endpoint != f"{self.endpoint}.index_view":
+            return super().get_list(page, sort_column, sort_desc, search, filters,
+                                    execute=execute, page_size=page_size)
+        page = page or 0
+        page_size = self.page_size if page_size is None else page_size
+        size = self.table_size()
+        narrowed = bool(search) or bool(filters)
+        plan = count_plan(self.count_strategy, size, narrowed)
+        base = super().get_list(None, None, False, search, filters, execute=False, page_size=0)[1]
+        sort_name, desc = requested_order(self.column_default_sort, list(self.entry.primary_key),
+                                          sort_column, sort_desc)
+        columns = self.keyset_columns(sort_name) if size.large and page_size else None
+        if columns is not None:
+            listing, data = self._keyset_page(base, columns, desc, page, page_size)
+        elif size.large and page_size:
+            listing = _bounded_listing(self.max_offset_rows, page_size, sort_name)
+            page = min(page, listing.max_page)
+            data = super().get_list(page, sort_column, sort_desc, search, filters, page_size=page_size)[1]
+        else:
+            listing = ListingPage("offset")
+            data = super().get_list(page, sort_column, sort_desc, search, filters, page_size=page_size)[1]
+        if plan == "capped" and not page and page_size and len(data) < page_size and not listing.note:
+            count = ShownCount(len(data))  # a first page that is not full holds every match: no count needed
+        else:
+            count = self._count(plan, size, base)
+        listing.count, listing.strategy, listing.narrowed = count, plan, narrowed
+        g._backoffice_listing = listing
+        return count, data
+
+    def _count(self, plan: str, size: TableSize, base) -> ShownCount | None:
+        if plan == "none":
+            return None
+        if plan == "estimate":
+            return ShownCount(size.rows, "estimate")
+        if plan == "exact":
+            return ShownCount(self.get_count_query().scalar() or 0)
+        # SELECT 1, not the row: an index-only scan can answer "how many, up to the cap".
+        narrowed = base.order_by(None).enable_eagerloads(False).statement.with_only_columns(
+            literal_column("1"), maintain_column_froms=True).limit(self.count_cap + 1)
+        rows = db_session(self).execute(select(func.count()).select_from(narrowed.subquery())).scalar() or 0
+        return ShownCount(self.count_cap, "capped") if rows > self.count_cap else ShownCount(rows)
+
+    def _url(self, page: int, **keys) -> str:
+        args = self._get_list_extra_args()
+        extra = {k: v for k, v in args.extra_args.items() if k not in ("after", "before")}
+        extra.update({k: v for k, v in keys.items() if v is not None})
+        return self._get_list_url(args.clone(page=page or None, extra_args=extra))
+
+    def _keyset_page(self, base, columns, desc: bool, page: int, page_size: int):
+        listing = ListingPage("keyset", first_url=self._url(0))
+        after, before = request.args.get("after"), request.args.get("before")
+        backwards = before is not None and after is None
+        ascending = not desc if not backwards else desc
+        # PostgreSQL sorts NULLs as the largest value, SQLite as the smallest.
+        nulls_high = db_session(self).get_bind().dialect.name == "postgresql"
+        nulls_first = nulls_high != ascending
+        query = base.order_by(None).order_by(*[c.asc() if ascending else c.desc() for c in columns])
+        key_text = before if backwards else after
+        if key_text is not None:
+            try:
+                values = decode_key(key_text, columns)
+                query = query.filter(seek_condition(columns, values, ascending, nulls_first))
+            except PageKeyError as exc:
+                listing.note = f"The page link was not valid ({exc}); showing the first page."
+                page, backwards = 0, False
+        elif page * page_size > self.max_offset_rows:
+            listing.note = (f"Page numbers past {self.max_offset_rows // page_size:,} are not served on this "
+                            "large table; follow Next and Previous instead. Showing the first page.")
+            page = 0
+        elif page:
+            query = query.offset(page * page_size)  # a shallow numbered page: bounded OFFSET
+        rows = query.limit(page_size + 1).all()
+        more, rows = len(rows) > page_size, rows[:page_size]
+        if backwards:
+            rows.reverse()
+        names = [self._attribute(c) for c in columns]
+        key = lambda row: encode_key([getattr(row, n) for n in names])  # noqa: E731
+        has_next = True if backwards else more
+        has_prev = more if backwards else page > 0
+        if rows and has_next:
+            listing.next_url = self._url(page + 1, after=key(rows[-1]))
+        if has_prev:
+            listing.prev_url = self._url(page - 1, before=key(rows[0])) if rows and page > 1 else listing.first_url
+        return listing, rows
+
+
+def _bounded_listing(max_offset_rows: int, page_size: int, sort_name: str | None) -> ListingPage:
+    max_page = max(max_offset_rows // page_size - 1, 0)
+    what = f"sorted by {sort_name}, which has no index" if sort_name else "in an order without a usable key"
+    return ListingPage("bounded", max_page=max_page,
+                       note=f"This large table is {what}: only the first {max_page + 1:,} pages are served. "
+                            "Sort by an indexed column or narrow the list with search or filters to go further.")
+
+
+def _coerce(text: str, column):
+    category = category_of(column)
+    if category == "integer":
+        return int(text)
+    if category == "numeric":
+        return decimal.Decimal(text)
+    if category == "float":
+        return float(text)
+    if category == "datetime":
+        return datetime.datetime.fromisoformat(text)
+    if category == "date":
+        return datetime.date.fromisoformat(text)
+    if category == "time":
+        return datetime.time.fromisoformat(text)
+    if category == "uuid":
+        return uuid.UUID(text)
+    if category == "boolean":
+        return text in ("True", "true", "1", "t")
+    return text
+
+
+def _refused_reading(exc: DBAPIError) -> bool:
+    """The database answered but refused this relation (not populated, no permission,
+    missing object), as opposed to being unreachable or cancelling a slow query."""
+    if exc.connection_invalidated:
+        return False
+    code = getattr(exc.orig, "pgcode", None)
+    if code is not None:
+        return not code.startswith(("08", "57"))  # connection exceptions, cancels and shutdowns
+    return "no such" in str(exc.orig)  # SQLite: a table or column that is gone
