@@ -7,7 +7,7 @@ mapping (the process environment is never read by the app under test);
 
 Markers follow from the fixtures a test uses (see ``pytest_collection_modifyitems``):
 a test on the PostgreSQL catalog is marked ``postgres``, one on Redis ``redis``, one
-driving Chromium ``browser``, so ``-m "not postgres"`` really leaves them out.
+driving Chromium ``browser`` (and ``slow``), so ``-m "not postgres"`` really leaves them out.
 """
 from __future__ import annotations
 
@@ -41,6 +41,9 @@ MARKER_FIXTURES = {
 }
 
 
+_E2E = Path(__file__).resolve().parent / "e2e"
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
@@ -49,6 +52,10 @@ def pytest_collection_modifyitems(config, items):
         if params.get("db_url") == "postgresql" or \
                 getattr(getattr(item, "module", None), "CONSOLE_DATABASE", None) == "postgresql":
             needs.add("postgres")
+        # Everything in tests/e2e runs a live server for a browser, also the few tests that
+        # use no Playwright fixture; a browser test is never part of the quick loop.
+        if _E2E in Path(str(item.path)).parents or "browser" in needs:
+            needs |= {"browser", "slow"}
         for marker in sorted(needs - {m.name for m in item.iter_markers()}):
             item.add_marker(marker)
 

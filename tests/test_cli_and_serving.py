@@ -7,6 +7,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
@@ -52,6 +53,7 @@ def test_bad_environment_is_a_clean_error_not_a_traceback():
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # a gunicorn process
 def test_gunicorn_serves_wsgi_app_like_the_container(sqlite_demo_url, tmp_path):
     """The image's command: gunicorn loads wsgi:app, /healthz and /admin/ answer."""
     port = free_port()

@@ -9,6 +9,9 @@ from backoffice.core.settings import normalise_database_url
 
 from tests.pg import PostgresServer, require_binaries
 
+#: A cluster of the module's own, stopped and started again by the tests.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def own_pg():

@@ -24,6 +24,7 @@ def _get(url):
         return response.status, response.read()
 
 
+@pytest.mark.slow  # a gunicorn process
 @pytest.mark.postgres
 def test_preloaded_workers_serve_lists_and_review_applies(pg_demo_url):
     port = free_port()

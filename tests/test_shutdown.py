@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from backoffice.core.settings import normalise_database_url
@@ -19,6 +20,7 @@ from tests.test_cli_and_serving import _env
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow  # a gunicorn process
 def test_sigterm_lets_in_flight_requests_finish(pg_server, pg_demo_url):
     engine = create_engine(normalise_database_url(pg_demo_url))
     with engine.begin() as conn:

@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against a live console.
 
+* Every test here is marked ``browser`` and ``slow`` (by tests/conftest.py).
 * ``browser_type_launch_args`` points Playwright at the system Chromium (never a
   downloaded browser) and skips, or fails when ``BACKOFFICE_REQUIRE_BROWSER=1``,
   when there is none.
@@ -32,15 +33,6 @@ from tests.e2e.support import ADMIN, LAPTOP, LOCAL_HOSTS, OPERATOR, VIEWER, Acco
 
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def pytest_collection_modifyitems(config, items):
-    # Every test here runs against a live server in a browser, also the few that use
-    # no Playwright fixture (tests/conftest.py marks by fixture elsewhere).
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
 
 
 def chromium_path() -> str | None:
