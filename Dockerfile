@@ -9,13 +9,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, in their own cached layer: only pyproject.toml invalidates it.
-COPY pyproject.toml ./
-RUN python - <<'PY' > /tmp/requirements.txt && pip install -r /tmp/requirements.txt
+# Dependencies first, in their own cached layer: only pyproject.toml and constraints.txt
+# invalidate it. constraints.txt pins every package to the version the tests ran with.
+COPY pyproject.toml constraints.txt ./
+RUN python - <<'PY' > /tmp/requirements.txt && pip install -r /tmp/requirements.txt -c constraints.txt
 import tomllib
 print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))
 PY
 
+# The console only: no tests, benchmarks or testing_support (see also .dockerignore).
 COPY backoffice ./backoffice
 COPY console ./console
 COPY queues ./queues

@@ -1,4 +1,4 @@
-"""``backoffice bench``: the console against plain Flask-Admin on a million movies.
+"""``python -m benchmarks.bench``: the console against plain Flask-Admin on a million movies.
 
 Every app runs under gunicorn the same way (2 sync workers, loopback, no control
 socket, the console's ``console.gunicorn_conf``: preloaded, workers forked from it)
@@ -10,7 +10,6 @@ number of requests per scenario, a fixed load duration, loopback only.
 from __future__ import annotations
 
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,14 +22,9 @@ from pathlib import Path
 import click
 
 from benchmarks.review import median_p95
+from testing_support import free_port, stop_process, wait_until_serving
 
 __all__ = ["bench"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, float]:
@@ -49,20 +43,20 @@ class Served:
     """One app under gunicorn on a free loopback port."""
 
     def __init__(self, target: str, env: dict, log: Path):
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log.open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", "2",
-             "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--timeout", "60", target], env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if _get(self.base + "/admin/")[0] < 500:
-                    return
-            except OSError:
-                time.sleep(0.5)
-        raise click.ClickException(f"{target} did not start; see {log}")
+             "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--timeout", "60", target],
+            env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        try:
+            status = wait_until_serving(self.base + "/admin/", self.process, log=log)
+        except RuntimeError as exc:
+            raise click.ClickException(f"{target} did not start: {exc}") from None
+        if status >= 500:
+            self.stop()
+            raise click.ClickException(f"{target} answers /admin/ with HTTP {status}; see {log}")
 
     def worker_memory_mb(self) -> list[tuple[float, float, float]]:
         """(RSS, PSS, private) MB per worker. RSS counts the pages shared with the master (and
@@ -82,11 +76,7 @@ class Served:
         return sizes
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        stop_process(self.process)
         self.log.close()
 
 

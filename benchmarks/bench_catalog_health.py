@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Benchmark catalog health on PostgreSQL: straightforward queries versus ours.
 
-    .venv/bin/python benchmarks/bench_catalog_health.py [--movies 1000000] [--runs 5]
+    python -m benchmarks.bench_catalog_health [--movies 1000000] [--runs 5]
 
 Uses DATABASE_URL when set (a PostgreSQL database it may seed), else starts a
-throwaway cluster with tests/pg.py and removes it afterwards. Seeds the demo
+throwaway cluster (testing_support) and removes it afterwards. Seeds the demo
 catalog with ``backoffice seed-demo --movies N`` unless the database already
 holds exactly N movies, creates any missing index of the demo schema, VACUUM
 ANALYZEs, then prints the median of ``--runs`` runs:
@@ -26,17 +26,17 @@ import sys
 import time
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+
+from backoffice.catalog import CatalogHealth
+from backoffice.catalog.validation import resolve_checks
+from backoffice.core.declarations import Declarations
+from backoffice.demo.schema import HEALTH_INDEXES, demo_metadata
+from backoffice.core.settings import normalise_database_url
+from models.reflection import reflect
+from testing_support import PostgresServer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from backoffice.catalog import CatalogHealth  # noqa: E402
-from backoffice.catalog.validation import resolve_checks  # noqa: E402
-from backoffice.core.declarations import Declarations  # noqa: E402
-from backoffice.demo.schema import HEALTH_INDEXES, demo_metadata  # noqa: E402
-from backoffice.core.settings import normalise_database_url  # noqa: E402
-from models.reflection import reflect  # noqa: E402
 
 STALE_DAYS = 180
 STRAIGHTFORWARD = {
@@ -143,9 +143,7 @@ def main() -> int:
     server = None
     url = os.environ.get("DATABASE_URL")
     if not url:
-        from tests.pg import PostgresServer, find_binaries
-
-        server = PostgresServer.start(find_binaries())
+        server = PostgresServer.start()
         url = server.create_database("bench")
     url = normalise_database_url(url)
     try:

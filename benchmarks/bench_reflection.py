@@ -1,8 +1,8 @@
 """Benchmark: reflect a 500-table schema and build the console on it (PostgreSQL and SQLite).
 
-    .venv/bin/python benchmarks/bench_reflection.py [--tables 500] [--pg-url postgresql://...]
+    python -m benchmarks.bench_reflection [--tables 500] [--pg-url postgresql://...]
 
-Without --pg-url a throwaway PostgreSQL cluster is started (tests/pg.py) when the
+Without --pg-url a throwaway PostgreSQL cluster is started (testing_support) when the
 server binaries are installed. Prints, per database: the seconds spent in
 ``reflect()`` and in ``create_app()``, and how many SQL statements reflection ran
 (a count that does not grow with the number of tables proves the multi-table
@@ -19,16 +19,13 @@ import pstats
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from console.app import create_app  # noqa: E402
-from backoffice.core.settings import normalise_database_url  # noqa: E402
-from models.reflection import reflect  # noqa: E402
+from console.app import create_app
+from backoffice.core.settings import normalise_database_url
+from models.reflection import reflect
+from testing_support import PostgresServer, find_binaries
 
 
 def build_schema(url: str, tables: int) -> None:
@@ -92,8 +89,6 @@ def main() -> None:
     server = None
     pg_url = args.pg_url
     if pg_url is None:
-        from tests.pg import PostgresServer, find_binaries
-
         bindir = find_binaries()
         if bindir is None:
             print("postgresql: skipped (no server binaries; pass --pg-url)")

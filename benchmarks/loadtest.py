@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """A bounded load test of the console under gunicorn (2 workers), on loopback only.
 
-    .venv/bin/python benchmarks/loadtest.py [--duration 60] [--clients 16] [--wrk N]
+    python -m benchmarks.loadtest [--duration 60] [--clients 16] [--wrk N]
 
 Uses DATABASE_URL when set (seeded with the demo catalog only when it has no
 ``movies`` table, or with ``--seed``), else starts a throwaway PostgreSQL with
-tests/pg.py, seeds 2,000 demo movies and removes the cluster afterwards. The
+testing_support, seeds 2,000 demo movies and removes the cluster afterwards. The
 console runs with the demo declarative file (search and filters), basic auth and
 a fixed SECRET_KEY (CSRF tokens must verify on either worker).
 
@@ -27,7 +27,6 @@ import http.cookiejar
 import os
 import random
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,9 +39,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from testing_support import PostgresServer, free_port, stop_process, wait_until_serving
+
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 __all__ = ["LoadResult", "run_load", "main"]
 
@@ -227,12 +226,6 @@ def _check_audit(database_url: str, result: LoadResult) -> None:
         engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _seed_if_needed(database_url: str, movies: int, force: bool) -> None:
     from sqlalchemy import create_engine, inspect
 
@@ -257,18 +250,14 @@ def _start_gunicorn(database_url: str, port: int, workdir: str) -> subprocess.Po
                PYTHONPATH=str(ROOT))
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4",
             "--timeout", "60", "--graceful-timeout", "20", "--no-control-socket", "--chdir", workdir, "wsgi:app"]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("gunicorn did not start: " + proc.stderr.read().decode()[-2000:])
-            time.sleep(0.25)
+    log = Path(workdir) / "gunicorn.log"
+    with log.open("w") as output:
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=output, start_new_session=True)
+    status = wait_until_serving(f"http://127.0.0.1:{port}/readyz", proc, log=log)
+    if status != 200:
+        stop_process(proc)
+        raise RuntimeError(f"gunicorn answers /readyz with HTTP {status}: " + log.read_text()[-2000:])
+    return proc
 
 
 _WRK_SCRIPT = """
@@ -336,18 +325,13 @@ def run_load(database_url: str | None = None, duration: float = 60.0, clients: i
         raise ValueError("wrk_connections must leave at least one Python client")
     server = None
     if database_url is None:
-        from tests.pg import PostgresServer, find_binaries
-
-        bindir = find_binaries()
-        if bindir is None:
-            raise RuntimeError("no DATABASE_URL and no PostgreSQL server binaries to start one")
-        server = PostgresServer.start(bindir)
+        server = PostgresServer.start()  # says so when the binaries are missing
         database_url, seed = server.create_database("loadtest"), True
     workdir = tempfile.mkdtemp(prefix="backoffice-loadtest-")
     proc = None
     try:
         _seed_if_needed(database_url, movies, seed)
-        port = _free_port()
+        port = free_port()
         proc = _start_gunicorn(database_url, port, workdir)
         result, lock = LoadResult(), threading.Lock()
         base = f"http://127.0.0.1:{port}"
@@ -367,11 +351,7 @@ def run_load(database_url: str | None = None, duration: float = 60.0, clients: i
         return result
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_process(proc)
         if server is not None:
             server.stop()
 

@@ -2,7 +2,12 @@
 
 ``db_url`` runs a test on both databases (each test gets its own copy of the
 seeded demo catalog); ``make_app(**env)`` builds a console from an environment
-mapping (the process environment is never read by the app under test).
+mapping (the process environment is never read by the app under test);
+``redis_server`` / ``redis_url`` give a real Redis shared by the session.
+
+Markers follow from the fixtures a test uses (see ``pytest_collection_modifyitems``):
+a test on the PostgreSQL catalog is marked ``postgres``, one on Redis ``redis``, one
+driving Chromium ``browser`` (and ``slow``), so ``-m "not postgres"`` really leaves them out.
 """
 from __future__ import annotations
 
@@ -18,22 +23,79 @@ from backoffice.demo import seed_demo
 from backoffice.core.settings import normalise_database_url
 from models.own import init_db
 
-from tests.pg import PostgresServer, find_binaries, postgres_required
+from tests import tracked_files
+from tests.pg import PostgresServer, require_binaries
+from tests.redis_server import RedisServer, redis_or_skip
 
+_TRACKED = pytest.StashKey[dict]()
 DEMO_MOVIES = 2000
 DEMO_SEED = 42
 
 
+#: Fixtures that imply a marker. A module-scoped cluster of a test module's own
+#: (``own_pg``) counts too; so does the ``postgresql`` case of ``db_url``.
+MARKER_FIXTURES = {
+    "postgres": {"pg_server", "pg_demo_template", "pg_demo_url", "own_pg"},
+    "redis": {"redis_server", "redis_url"},
+    "browser": {"page", "context", "new_context", "browser", "browser_type_launch_args"},
+}
+
+
+_E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        needs = {marker for marker, names in MARKER_FIXTURES.items() if fixtures & names}
+        if params.get("db_url") == "postgresql" or \
+                getattr(getattr(item, "module", None), "CONSOLE_DATABASE", None) == "postgresql":
+            needs.add("postgres")
+        # Everything in tests/e2e runs a live server for a browser, also the few tests that
+        # use no Playwright fixture; a browser test is never part of the quick loop.
+        if _E2E in Path(str(item.path)).parents or "browser" in needs:
+            needs |= {"browser", "slow"}
+        for marker in sorted(needs - {m.name for m in item.iter_markers()}):
+            item.add_marker(marker)
+
+
+def pytest_sessionstart(session):
+    session.config.stash[_TRACKED] = tracked_files.snapshot()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Screenshots, seeded databases and reports belong in build/, instance/ or tmp_path:
+    # a run that changed the checkout fails, naming the files.
+    written = tracked_files.written_since(session.config.stash.get(_TRACKED, None))
+    if written:
+        session.config.get_terminal_writer().line(
+            "\nERROR: the test run wrote files in the checkout (tests must write under build/, "
+            "instance/ or tmp_path; or were they edited during the run?):\n  " + "\n  ".join(written), red=True)
+        if session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.fixture(scope="session")
 def pg_server():
-    bindir = find_binaries()
-    if bindir is None:
-        if postgres_required():
-            pytest.fail("BACKOFFICE_REQUIRE_POSTGRES=1 but no PostgreSQL server binaries (pg_ctl) were found")
-        pytest.skip("PostgreSQL server binaries (pg_ctl, initdb) are not installed on this machine")
-    server = PostgresServer.start(bindir)
+    server = PostgresServer.start(require_binaries())
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """One redis-server for the session, on loopback, without persistence."""
+    server = RedisServer.start(redis_or_skip())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied for this test."""
+    redis_server.flush()
+    return redis_server.url
 
 
 def _seed(url: str):
@@ -67,8 +129,8 @@ def pg_demo_url(pg_server, pg_demo_template):
     url = pg_server.create_database(name, template=pg_demo_template[0])
     yield url
     try:
-        pg_server.admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    except Exception:
+        pg_server.drop_database(name)
+    except Exception:  # the session's cluster goes away whole at the end anyway
         pass
 
 

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from tests.auth_helpers import ADMIN, ENV, basic
-from tests.redis_server import RedisServer, free_port, redis_or_skip
+from testing_support import RedisServer, free_port
+from tests.redis_server import redis_or_skip
 
 LIMIT = 3
 WRONG = basic(ADMIN[0], "wrong")
@@ -24,19 +25,6 @@ def limited_app(make_app):
     def factory(**env):
         return make_app(OPERATOR_AUTH_RATE_LIMIT_MAX=LIMIT, **ENV, **env)
     return factory
-
-
-@pytest.fixture(scope="session")
-def redis_server():
-    server = RedisServer.start(redis_or_skip())
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def redis_url(redis_server):
-    redis_server.flush()
-    return redis_server.url
 
 
 def _from(addr: str, **headers) -> dict:
@@ -142,7 +130,6 @@ def test_with_one_trusted_proxy_the_forwarded_address_is_limited(limited_app):
 
 # -- several instances -----------------------------------------------------------------
 
-@pytest.mark.redis
 def test_two_instances_share_the_failure_count_through_redis(limited_app, redis_url):
     first = limited_app(RATELIMIT_STORAGE_URI=redis_url).test_client()
     second = limited_app(RATELIMIT_STORAGE_URI=redis_url).test_client()

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from tests.auth_helpers import ADMIN, ENV, basic, write_users
-from tests.redis_server import free_port
+from testing_support import free_port
 
 
 @pytest.fixture

@@ -2,18 +2,17 @@
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect
 
 from console.cli import main
+from testing_support import free_port, stop_process, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,15 +53,10 @@ def test_bad_environment_is_a_clean_error_not_a_traceback():
     assert "Traceback" not in result.output
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
+@pytest.mark.slow  # a gunicorn process
 def test_gunicorn_serves_wsgi_app_like_the_container(sqlite_demo_url, tmp_path):
     """The image's command: gunicorn loads wsgi:app, /healthz and /admin/ answer."""
-    port = _free_port()
+    port = free_port()
     dockerfile = (ROOT / "Dockerfile").read_text()
     command = re.search(r'exec (gunicorn [^"]+)', dockerfile).group(1)
     assert "wsgi:app" in command and "--no-control-socket" in command
@@ -70,22 +64,14 @@ def test_gunicorn_serves_wsgi_app_like_the_container(sqlite_demo_url, tmp_path):
     proc = subprocess.Popen(argv, cwd=ROOT, env=_env(DATABASE_URL=sqlite_demo_url, SECRET_KEY="k", PORT=str(port)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as response:
-                    assert json.load(response) == {"status": "ok"}
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-                assert time.monotonic() < deadline, "gunicorn did not answer within 30 s"
-                time.sleep(0.2)
+        assert wait_until_serving(f"http://127.0.0.1:{port}/healthz", proc) == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+            assert json.load(response) == {"status": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/", timeout=10) as response:
             assert response.status == 200 and b"movies" in response.read()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    assert proc.returncode == 0
+        returncode = stop_process(proc)
+    assert returncode == 0
 
 
 def test_dockerfile_follows_the_contract():

@@ -7,18 +7,16 @@ from backoffice.web import standby
 from backoffice.demo import seed_demo
 from backoffice.core.settings import normalise_database_url
 
-from tests.pg import PostgresServer, find_binaries, postgres_required
+from tests.pg import PostgresServer, require_binaries
+
+#: A cluster of the module's own, stopped and started again by the tests.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def own_pg():
     """A cluster of this module's own: these tests stop and start it."""
-    bindir = find_binaries()
-    if bindir is None:
-        if postgres_required():
-            pytest.fail("BACKOFFICE_REQUIRE_POSTGRES=1 but PostgreSQL binaries are missing")
-        pytest.skip("PostgreSQL server binaries are not installed")
-    server = PostgresServer.start(bindir)
+    server = PostgresServer.start(require_binaries())
     url = server.create_database("faults")
     engine = create_engine(normalise_database_url(url))
     seed_demo(engine, movies=200, seed=5)

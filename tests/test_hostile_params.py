@@ -7,6 +7,7 @@ Example counts stay modest so the suite stays fast; both databases run.
 """
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ def _assert_no_server_error(response, url, params):
     assert "Traceback" not in body
 
 
+@pytest.mark.slow  # a generated sweep of parameters
 def test_list_parameters_never_give_a_500(make_app):
     app = make_app(BACKOFFICE_CONFIG=DEMO_CONFIG)
     client = app.test_client()

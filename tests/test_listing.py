@@ -83,6 +83,7 @@ def test_large_table_is_walked_by_key_without_duplicates_or_gaps(app, client):
     assert re.search(r"page=1\b.*after=100|after=100.*page=1\b", urls[1])
 
 
+@pytest.mark.slow  # walks every page
 @pytest.mark.parametrize("desc", [0, 1])
 def test_keyset_on_an_indexed_nullable_sort_column(app, client, desc):
     view = tune(app, "movies", exact_count_limit=500)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from werkzeug.security import generate_password_hash
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +121,7 @@ def test_one_json_line_per_request_and_no_secret_in_any_line(sqlite_demo_url, tm
                               PLAINTEXT_IN_FILE, SECRET_KEY, DB_PASSWORD])
 
 
+@pytest.mark.slow  # a gunicorn process
 def test_gunicorn_failing_to_boot_on_a_bad_users_file_logs_no_secret(sqlite_demo_url, tmp_path):
     users_hash = generate_password_hash(USER_PASSWORD)
     users = tmp_path / "users.txt"

@@ -2,11 +2,8 @@
 workers forked from it, each with its own database connections; the benchmark's
 review apply (confirm + execute with CSRF and the signed token) goes through it."""
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,14 +14,9 @@ from sqlalchemy import create_engine
 from benchmarks.review import applicable_reviews, applied_count, measure_review_apply
 from console.gunicorn_conf import close_database_connections
 from backoffice.core.settings import normalise_database_url
+from testing_support import free_port, stop_process, wait_until_serving
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url):
@@ -32,9 +24,10 @@ def _get(url):
         return response.status, response.read()
 
 
+@pytest.mark.slow  # a gunicorn process
 @pytest.mark.postgres
 def test_preloaded_workers_serve_lists_and_review_applies(pg_demo_url):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "OPERATOR_", "PORT"))}
     env.update(DATABASE_URL=pg_demo_url, SECRET_KEY="k", LOG_LEVEL="WARNING")
     proc = subprocess.Popen(
@@ -43,15 +36,7 @@ def test_preloaded_workers_serve_lists_and_review_applies(pg_demo_url):
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _get(base + "/healthz")
-                break
-            except OSError:
-                assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-                assert time.monotonic() < deadline, "gunicorn did not answer within 60 s"
-                time.sleep(0.2)
+        assert wait_until_serving(base + "/healthz", proc) == 200
         # Concurrent requests land on both workers at once: a connection inherited from
         # the master would be shared by both and garble their answers.
         urls = [base + f"/admin/movies/?page_size=20&page={i % 5}" for i in range(40)]
@@ -69,9 +54,8 @@ def test_preloaded_workers_serve_lists_and_review_applies(pg_demo_url):
         finally:
             engine.dispose()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+        returncode = stop_process(proc)
+    assert returncode == 0, proc.stderr.read().decode()[-2000:]
 
 
 def test_close_database_connections_empties_the_pool(app):

@@ -9,40 +9,31 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
 from backoffice.core.settings import normalise_database_url
 
-from tests.test_cli_and_serving import _env, _free_port
+from testing_support import free_port, wait_until_serving
+from tests.test_cli_and_serving import _env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, f"{url} did not answer"
-            time.sleep(0.2)
-
-
+@pytest.mark.slow  # a gunicorn process
 def test_sigterm_lets_in_flight_requests_finish(pg_server, pg_demo_url):
     engine = create_engine(normalise_database_url(pg_demo_url))
     with engine.begin() as conn:
         # A view that takes about a second per query: the in-flight request.
         conn.execute(text("CREATE VIEW slow_report AS SELECT 1 AS id, pg_sleep(0.8)::text AS slept"))
-    port = _free_port()
+    port = free_port()
     command = re.search(r'exec (gunicorn [^"]+)', (ROOT / "Dockerfile").read_text()).group(1)
     argv = [sys.executable, "-m", *command.replace("${PORT}", str(port)).replace("0.0.0.0", "127.0.0.1").split()]
     proc = subprocess.Popen(argv, cwd=ROOT, env=_env(DATABASE_URL=pg_demo_url, SECRET_KEY="k", LOG_LEVEL="ERROR"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     result = {}
     try:
-        _wait_for(f"http://127.0.0.1:{port}/readyz", proc)
+        assert wait_until_serving(f"http://127.0.0.1:{port}/readyz", proc) == 200
 
         def slow_request():
             try:

@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's Chromium driven by Playwright against a live console.
 
+* Every test here is marked ``browser`` and ``slow`` (by tests/conftest.py).
 * ``browser_type_launch_args`` points Playwright at the system Chromium (never a
   downloaded browser) and skips, or fails when ``BACKOFFICE_REQUIRE_BROWSER=1``,
   when there is none.
@@ -22,24 +23,16 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from werkzeug.security import generate_password_hash
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from console.app import create_app
 
+from tests.auth_helpers import write_users
+from tests.services import require
 from tests.e2e.support import ADMIN, LAPTOP, LOCAL_HOSTS, OPERATOR, VIEWER, Account
 
-#: Cheap hashes keep start-up fast; the format is the one ``backoffice hash-password`` prints.
-_FAST_HASH = "pbkdf2:sha256:1000"
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def pytest_collection_modifyitems(config, items):
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
 
 
 def chromium_path() -> str | None:
@@ -51,13 +44,8 @@ def chromium_path() -> str | None:
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("BACKOFFICE_REQUIRE_BROWSER") == "1":
-            pytest.fail("BACKOFFICE_REQUIRE_BROWSER=1 but no Chromium was found (/usr/bin/chromium); "
-                        "install it with `apt-get install -y chromium`")
-        pytest.skip("no Chromium on this machine (/usr/bin/chromium); browser tests need the Debian "
-                    "package `chromium` (CI installs it and sets BACKOFFICE_REQUIRE_BROWSER=1)")
+    path = require(chromium_path(), "Chromium (/usr/bin/chromium)", "BACKOFFICE_REQUIRE_BROWSER",
+                   "apt-get install chromium")
     return {"executable_path": path, "headless": True, "args": CHROMIUM_ARGS}
 
 
@@ -75,12 +63,7 @@ class LiveServer:
 
 
 def _users_file(path: Path) -> Path:
-    lines = ["# operators of the browser-test console"]
-    for account in (OPERATOR, VIEWER):
-        lines.append(f"{account.username}:{account.role}:"
-                     f"{generate_password_hash(account.password, method=_FAST_HASH)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    return write_users(path, {a.username: (a.role, a.password) for a in (OPERATOR, VIEWER)})
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -119,7 +102,7 @@ def console_database(request, tmp_path_factory) -> str:
         template = request.getfixturevalue("pg_demo_template")[0]
         name = f"e2e_{uuid.uuid4().hex[:12]}"
         yield server.create_database(name, template=template)
-        server.admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        server.drop_database(name)
         return
     database = tmp_path_factory.mktemp("live-db") / "demo.sqlite"
     shutil.copyfile(request.getfixturevalue("sqlite_demo_template")[0], database)

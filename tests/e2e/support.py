@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests import auth_helpers
 
 __all__ = ["ADMIN", "OPERATOR", "VIEWER", "Account", "LAPTOP", "TABLET", "LOCAL_HOSTS", "SCREENSHOTS",
            "screenshot", "assert_fits"]
 
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+#: Where screenshots go: build/screenshots, never a tracked file. ``bash scripts/screenshots``
+#: points BACKOFFICE_SCREENSHOTS at docs/screenshots to refresh the README's pictures.
+SCREENSHOTS = Path(os.environ.get("BACKOFFICE_SCREENSHOTS") or REPO / "build" / "screenshots")
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 LAPTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 768, "height": 1024}
@@ -41,13 +46,13 @@ class Account:
         return {"username": self.username, "password": self.password}
 
 
-ADMIN = Account("ann", "correct horse battery staple", "admin")
+ADMIN = Account(*auth_helpers.ADMIN, "admin")
 OPERATOR = Account("otto", "operator pass phrase", "operator")
 VIEWER = Account("vera", "viewer pass phrase", "viewer")
 
 
 def screenshot(page, name: str, full_page: bool = False) -> Path:
-    """Save ``docs/screenshots/<name>.png`` (overwritten on each run)."""
+    """Save ``<SCREENSHOTS>/<name>.png`` (overwritten on each run)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=full_page)
