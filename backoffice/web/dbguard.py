@@ -33,6 +33,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from . import errors
+from backoffice.core.engine import CONNECT_TIMEOUT_S
 from backoffice.core.settings import Settings
 
 __all__ = ["init_app", "Watchdog", "MARGIN_S", "DeadlineExceeded"]
@@ -94,6 +95,13 @@ class Watchdog:
         if current is not None:
             with self._lock:
                 self._requests.pop(id(current), None)
+
+    def remaining(self) -> float | None:
+        """Seconds left before the current request's deadline (None: no deadline)."""
+        current = getattr(self._local, "request", None)
+        if current is None:
+            return None
+        return 0.0 if current.fired else max(0.0, current.deadline - time.monotonic())
 
     def expired(self) -> _Request | None:
         current = getattr(self._local, "request", None)
@@ -215,8 +223,11 @@ def init_app(app: Flask, db: SQLAlchemy, settings: Settings) -> None:
 
     @app.errorhandler(DBAPIError)
     def _database_error(exc: DBAPIError):
+        remaining = watchdog.remaining()
+        # Retry only when a fresh connection could still be made in time (connecting is bounded
+        # by connect_timeout, not by the watchdog, which only sees connections in use).
         if (errors.is_unreachable(exc) and request.method in ("GET", "HEAD") and request.endpoint
-                and not g.get("backoffice_db_retried") and watchdog.expired() is None):
+                and not g.get("backoffice_db_retried") and (remaining is None or remaining > CONNECT_TIMEOUT_S)):
             g.backoffice_db_retried = True
             _discard_session(db)
             log.warning("database connection lost during a read (%s); retrying once on a fresh connection",
