@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import time
 
 from pathlib import Path
@@ -24,10 +25,10 @@ from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from limits.errors import StorageError
 
-from backoffice.auth.store import storage_uri
+from backoffice.auth.store import SqliteFileStorage, storage_uri
 from backoffice.web.errors import error_response, unavailable_when
 from backoffice.web.health import PUBLIC_ENDPOINTS
-from backoffice.core.settings import Settings
+from backoffice.core.settings import Settings, SettingsError
 
 __all__ = ["init_app", "client_address", "attempted_username", "LIMITS_FILE", "STORE_UNAVAILABLE"]
 
@@ -87,7 +88,14 @@ def _lockout_logger(window: int):
 def _storage(app: Flask, settings: Settings) -> tuple[str, dict]:
     uri = settings.limit_storage_uri
     if uri is None:
-        return storage_uri(Path(app.instance_path) / LIMITS_FILE), {"wrap_exceptions": True}
+        path = Path(app.instance_path) / LIMITS_FILE
+        try:
+            SqliteFileStorage(storage_uri(path))  # creates the file now: a problem stops start-up, named
+        except (OSError, sqlite3.Error) as exc:
+            raise SettingsError([f"neither RATELIMIT_STORAGE_URI nor REDIS_URL is set and the failed sign-in "
+                                 f"store {path} cannot be created ({exc}); make the instance folder writable "
+                                 "or set REDIS_URL"]) from None
+        return storage_uri(path), {"wrap_exceptions": True}
     if uri.startswith("memory"):
         log.warning("RATELIMIT_STORAGE_URI=memory:// counts failed sign-ins per process: with several "
                     "workers or instances an address gets the limit once per process")

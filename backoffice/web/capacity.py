@@ -49,8 +49,8 @@ def init_app(app: Flask) -> None:
         if full:
             response = error_response(
                 503, "The console is busy",
-                "Every request slot of this worker is taken (the database may be slow to answer). "
-                "Nothing was done; try again in a few seconds.")
+                "Every request slot of this worker is in use by other requests, so this one was not started "
+                "and nothing was done. Try again in a few seconds.")
             body, status = response if isinstance(response, tuple) else (response, 503)
             return body, status, {"Retry-After": "5"}
         return None

@@ -97,7 +97,11 @@ def init_app(app: Flask) -> None:
     def _csrf(exc: CSRFError):
         log.warning("refused a POST without a valid CSRF token: %s", exc.description,
                     extra={"request_id": g.get("request_id")})
-        return error_response(400, "Form expired or invalid", f"{exc.description} Reload the page and try again; nothing was changed.")
+        # Tokens never expire here (WTF_CSRF_TIME_LIMIT=None): say what Flask-WTF found, not "expired".
+        return error_response(400, "Form refused: its security token did not check out",
+                              f"{exc.description} Nothing was changed. Reload the page for a fresh form and "
+                              "submit it again (a token stops matching when the console's SECRET_KEY changes "
+                              "or the browser's session cookie is gone).")
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):
