@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from backoffice.app import create_app  # noqa: E402
+from console.app import create_app  # noqa: E402
 
 BASELINE_MS = {"environment account": 2, "users-file account": 237, "unknown name": 99, "long unknown name": None}
 

@@ -73,10 +73,10 @@ main.params = [p for p in main.params if p.name not in ("app", "env_file", "debu
 @click.option("--port", type=int, default=None, help="Port (default: PORT, else 3000).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes.")
 def serve(host: str, port: int | None, workers: int) -> None:
-    """Serve the console with gunicorn, configured as in the container (backoffice/gunicorn_conf.py)."""
+    """Serve the console with gunicorn, configured as in the container (console/gunicorn_conf.py)."""
     settings = _settings()
     port = port or settings.port
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "--bind", f"{host}:{port}",
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--no-control-socket", "--access-logfile", "-", "wsgi:app"]
     click.echo(f"Backoffice on http://{host}:{port}/admin/ ({workers} gunicorn workers)")
     sys.stdout.flush()

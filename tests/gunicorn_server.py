@@ -1,5 +1,5 @@
 """Real gunicorn processes for the serving tests: started with the container's
-configuration (``backoffice/gunicorn_conf.py``), waited for, stopped by their own pid."""
+configuration (``console/gunicorn_conf.py``), waited for, stopped by their own pid."""
 from __future__ import annotations
 
 import http.client
@@ -50,7 +50,7 @@ class Gunicorn:
         base["PYTHONPATH"] = str(ROOT) + os.pathsep + base.get("PYTHONPATH", "")
         base.update(env)
         log_path = Path(cwd) / f"gunicorn-{port}.log"
-        argv = [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "-w", str(workers),
+        argv = [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", str(workers),
                 "--no-control-socket", "-b", f"127.0.0.1:{port}", *args, "wsgi:app"]
         with open(log_path, "wb") as log:
             process = subprocess.Popen(argv, cwd=cwd, env=base, stdout=log, stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ import urllib.parse
 
 import pytest
 
-from backoffice.app import create_app
+from console.app import create_app
 from backoffice.core.settings import SettingsError
 from backoffice.web.secret import KEY_FILE
 

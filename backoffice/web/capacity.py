@@ -1,6 +1,6 @@
 """Threads kept free for the health checks, so blocked database work cannot starve them.
 
-Under gunicorn's threaded workers (``backoffice/gunicorn_conf.py``) each worker runs
+Under gunicorn's threaded workers (``console/gunicorn_conf.py``) each worker runs
 ``threads`` requests at once. If every thread waits on a database that stopped
 answering, ``/healthz`` waits behind them and the orchestrator restarts a process
 that was fine. So a worker admits at most ``threads - RESERVED_THREADS`` other
