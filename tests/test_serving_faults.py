@@ -107,10 +107,11 @@ def test_a_server_that_stops_answering_never_hangs_the_console(own_pg, tmp_path)
     server, url = own_pg
     console = Gunicorn.start({"DATABASE_URL": url, "SECRET_KEY": "k", "LOG_LEVEL": "INFO",
                               "STATEMENT_TIMEOUT_MS": "2000"}, cwd=tmp_path, workers=2)
-    workers_before = sorted(console.worker_pids())
     try:
         for path in PAGES * 3:  # pooled connections in both workers
             assert console.get(path).status == 200
+        workers_before = sorted(console.worker_pids())
+        assert len(workers_before) == 2
         pids = _cluster_pids(server)  # the postmaster and every backend, the console's included
         for pid in pids:
             os.kill(pid, signal.SIGSTOP)
