@@ -33,4 +33,5 @@ USER backoffice
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=2)"
-CMD ["sh", "-c", "exec gunicorn -c python:console.gunicorn_conf --bind 0.0.0.0:${PORT} --workers 2 --threads 4 --timeout 60 --graceful-timeout 30 --no-control-socket --access-logfile - wsgi:app"]
+# Threads, timeouts and trusted forwarding live in console/gunicorn_conf.py (docs/serving.md).
+CMD ["sh", "-c", "exec gunicorn -c python:console.gunicorn_conf --bind 0.0.0.0:${PORT} --workers 2 --no-control-socket --access-logfile - wsgi:app"]

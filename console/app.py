@@ -16,6 +16,7 @@ Layers, from the ground up (each imports only what stands below it):
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from functools import cache
@@ -33,7 +34,7 @@ from backoffice.auth import guard
 from backoffice.core.declarations import DeclarationError, Rules, check_all, load_declarations
 from backoffice.core.settings import Settings, load_settings
 from backoffice.demo import DEMO_DECLARATIONS
-from backoffice.web import csrf, errors, health, requestlog, security
+from backoffice.web import capacity, csrf, dbguard, envelope, errors, health, requestlog, secret, security
 from backoffice.web.standby import standby_app
 from backoffice.web.startup import LazyBuildRule, collector_paused
 from console import database
@@ -68,10 +69,16 @@ def create_app(settings: Settings | Mapping[str, str] | None = None) -> Flask:
     """
     if not isinstance(settings, Settings):
         settings = load_settings(settings)
+    if not settings.secret_key:  # one key for every worker, kept in the instance folder
+        settings = dataclasses.replace(settings, secret_key=secret.resolve_secret_key(settings, _instance_path()))
     try:
         return _build(settings)
     except OperationalError as exc:
         return standby_app(settings, lambda: _build(settings), exc)
+
+
+def _instance_path() -> Path:
+    return Path.cwd() / "instance"
 
 
 def _build(settings: Settings) -> Flask:
@@ -80,7 +87,7 @@ def _build(settings: Settings) -> Flask:
 
 
 def _build_app(settings: Settings) -> Flask:
-    app = Flask("backoffice", instance_path=str(Path.cwd() / "instance"))
+    app = Flask("backoffice", instance_path=str(_instance_path()))
     app.url_rule_class = LazyBuildRule  # URL builders compiled on first use (backoffice/web/startup.py)
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -92,16 +99,15 @@ def _build_app(settings: Settings) -> Flask:
         JSON_SORT_KEYS=False,
     )
     requestlog.init_app(app, settings)
+    capacity.init_app(app)  # a full worker answers 503 at once, before any sign-in work
     security.init_app(app, settings)
     guard.init_app(app, settings)  # before views and CSRF: 401 / 429 / 404 come first
-    if settings.secret_key_generated:
-        log.warning("SECRET_KEY is not set: generated one for this process; "
-                    "CSRF tokens will not survive a restart or work across instances")
     errors.init_app(app)
     views.safety.init_app(app)  # oversized and NUL-bearing input: a clear 4xx before any view
     health.init_app(app)
     csrf.init_app(app)
     db = database.init_app(app, settings)
+    dbguard.init_app(app, db, settings)  # bounded database waits, one retry for reads, safe teardown
 
     rules = console_rules(settings.backoffice_custom_views)
     config = settings.config_path()
@@ -122,4 +128,5 @@ def _build_app(settings: Settings) -> Flask:
         raise DeclarationError(errors_found)
     audit_hooks.init_app(app, db, reflection, settings, declarations)
     views.init_app(app, db, reflection, settings)
+    envelope.wrap(app)  # last: the outermost layer (headers, request id and log line on every response)
     return app

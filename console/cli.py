@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -70,15 +71,16 @@ main.params = [p for p in main.params if p.name not in ("app", "env_file", "debu
 @main.command(with_appcontext=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: PORT, else 3000).")
-def serve(host: str, port: int | None) -> None:
-    """Serve the console locally (threaded development server; use gunicorn in production)."""
-    from werkzeug.serving import run_simple
-
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes.")
+def serve(host: str, port: int | None, workers: int) -> None:
+    """Serve the console with gunicorn, configured as in the container (console/gunicorn_conf.py)."""
     settings = _settings()
-    app = _create_app()
     port = port or settings.port
-    click.echo(f"Backoffice on http://{host}:{port}/admin/")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--no-control-socket", "--access-logfile", "-", "wsgi:app"]
+    click.echo(f"Backoffice on http://{host}:{port}/admin/ ({workers} gunicorn workers)")
+    sys.stdout.flush()
+    os.execv(sys.executable, argv)  # gunicorn becomes this process: signals reach its master directly
 
 
 @main.command("seed-demo", with_appcontext=False)

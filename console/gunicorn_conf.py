@@ -1,4 +1,4 @@
-"""gunicorn settings: build the app once in the master, fork the workers from it.
+"""gunicorn settings: build the app once in the master, fork threaded workers from it.
 
 ``gunicorn -c python:console.gunicorn_conf wsgi:app`` (the container's command,
 and how ``backoffice bench`` serves every app it compares). With the app preloaded,
@@ -21,15 +21,37 @@ buffers) to the system. Without it a worker carries the garbage of its last requ
 into the next one and keeps the freed pages resident: about 3.5 MB of RSS per worker
 on the demo catalog, for well under a millisecond per request (``backoffice bench``
 measures both).
+
+Serving under faults (docs/serving.md):
+
+- ``gthread`` workers with :data:`threads` threads. A worker's main loop keeps
+  telling the master it is alive while its threads wait, so no worker is killed for
+  waiting on a database; every database wait is bounded anyway
+  (``backoffice/web/dbguard.py``), far below :data:`timeout`. Each worker keeps
+  ``RESERVED_THREADS`` threads for ``/healthz`` and ``/readyz``
+  (``backoffice/web/capacity.py``, configured in :func:`post_fork` from the actual
+  thread count, so ``--threads`` on the command line is honoured).
+- ``forwarded_allow_ips`` is empty: gunicorn itself never believes
+  ``X-Forwarded-Proto`` / ``X-Forwarded-For`` (by default it believes them from
+  127.0.0.1, so any local client could claim HTTPS). The app trusts exactly
+  ``TRUSTED_PROXY_COUNT`` proxies through werkzeug's ProxyFix.
 """
 from __future__ import annotations
 
 import ctypes
 import gc
 
-__all__ = ["preload_app", "pre_fork", "post_request", "close_database_connections"]
+from backoffice.web import capacity
+
+__all__ = ["preload_app", "worker_class", "threads", "timeout", "graceful_timeout", "forwarded_allow_ips",
+           "pre_fork", "post_fork", "post_request", "close_database_connections"]
 
 preload_app = True
+worker_class = "gthread"
+threads = 8
+timeout = 60
+graceful_timeout = 30
+forwarded_allow_ips = ""
 
 
 def close_database_connections(app) -> None:
@@ -45,6 +67,10 @@ def close_database_connections(app) -> None:
 def pre_fork(server, worker) -> None:  # gunicorn hook, runs in the master before each fork
     close_database_connections(server.app.wsgi())
     gc.freeze()
+
+
+def post_fork(server, worker) -> None:  # gunicorn hook, runs in each new worker
+    capacity.configure(worker.cfg.threads)
 
 
 def _malloc_trim():

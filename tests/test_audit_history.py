@@ -48,7 +48,7 @@ def test_history_lists_newest_first_with_a_readable_diff_and_filters(app, client
 
 
 def test_history_is_read_only_and_not_a_generic_screen(client):
-    assert client.post("/admin/audit/").status_code in (400, 405)
+    assert client.post("/admin/audit/").status_code == 404  # a method it does not take is a missing page
     assert client.get("/admin/backoffice_audit_events/").status_code == 404
     assert client.get("/admin/audit/new/").status_code == 404
     assert 'href="/admin/audit/"' in client.get("/admin/").get_data(as_text=True)

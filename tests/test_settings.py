@@ -12,12 +12,18 @@ def test_defaults_without_environment():
     assert settings.operator_auth_realm == "Backoffice Operators"
     assert settings.operator_auth_rate_limit_max == 30
     assert settings.operator_auth_rate_limit_window_seconds == 900
-    assert settings.ratelimit_storage_uri == "memory://"
+    assert settings.ratelimit_storage_uri is None and settings.limit_storage_uri is None
     assert settings.trusted_proxy_count == 0
     assert settings.catalog_health_sample_limit == 5
     assert settings.catalog_health_stale_days == 180
     assert settings.database_url is None
-    assert settings.secret_key and settings.secret_key_generated
+    assert settings.secret_key is None  # the app keeps one in the instance folder (tests/test_secret_key.py)
+
+
+def test_redis_url_is_the_limit_store_unless_ratelimit_storage_uri_is_set():
+    assert load_settings({"REDIS_URL": "redis://cache:6379/0"}).limit_storage_uri == "redis://cache:6379/0"
+    both = load_settings({"REDIS_URL": "redis://cache:6379/0", "RATELIMIT_STORAGE_URI": "redis://other:6379"})
+    assert both.limit_storage_uri == "redis://other:6379"
 
 
 def test_every_declared_variable_has_a_field():
@@ -83,6 +89,6 @@ def test_generated_secret_key_logs_a_warning(sqlite_demo_url, tmp_path, monkeypa
     with caplog.at_level(logging.WARNING):
         app = create_app({"DATABASE_URL": sqlite_demo_url})
     assert app.config["SECRET_KEY"]
-    assert any("SECRET_KEY is not set" in r.getMessage() for r in caplog.records)
+    assert [r.getMessage() for r in caplog.records if "SECRET_KEY is not set" in r.getMessage()]
     other = create_app({"DATABASE_URL": sqlite_demo_url})
-    assert other.config["SECRET_KEY"] != app.config["SECRET_KEY"]
+    assert other.config["SECRET_KEY"] == app.config["SECRET_KEY"]  # kept, not generated per process

@@ -122,6 +122,7 @@ class AccessPart(RoleGuardMixin):
         "edit_view": "can_edit",
         "ajax_update": "can_edit",
         "delete_view": "can_delete",
+        "bulk_delete_view": "can_delete",  # the bulk delete's confirmation page (views/audited.py)
         "export": "can_export",
     }
 
@@ -142,8 +143,9 @@ class AccessPart(RoleGuardMixin):
         if permission is not None:
             return not getattr(self, permission)
         if method_name == "action_view" and request.method == "POST":
+            # An action this operator may not run, or none at all: the endpoint does not exist for them.
             name = request.form.get("action", "")
-            return name in getattr(self, "_actions_data", {}) and not self.is_action_allowed(name)
+            return name not in getattr(self, "_actions_data", {}) or not self.is_action_allowed(name)
         return False
 
     def is_action_allowed(self, name: str) -> bool:

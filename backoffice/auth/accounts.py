@@ -26,12 +26,14 @@ from backoffice.core.access import ROLES, Operator
 from backoffice.core.settings import Settings, SettingsError
 
 __all__ = ["Account", "AccountBook", "UsersFileError", "load_accounts", "read_users_file",
-           "CREDENTIAL_CACHE_SECONDS"]
+           "CREDENTIAL_CACHE_SECONDS", "DEFAULT_HASH_METHOD", "hash_method", "verify_password"]
 
 #: How long a successful password check is remembered (in memory, per process).
 CREDENTIAL_CACHE_SECONDS = 60
 _CACHE_MAX_ENTRIES = 4096
 _HASH_METHODS = ("scrypt", "pbkdf2")
+#: werkzeug's default (what ``backoffice hash-password`` writes).
+DEFAULT_HASH_METHOD = "scrypt"
 
 
 class UsersFileError(SettingsError):
@@ -40,12 +42,11 @@ class UsersFileError(SettingsError):
 
 @dataclass(frozen=True)
 class Account:
-    """One operator account. ``secret`` is a werkzeug hash, or the plain environment password."""
+    """One operator account; ``secret`` is its werkzeug password hash."""
 
     username: str
     role: str
     secret: str = ""
-    hashed: bool = True
 
     def __repr__(self) -> str:  # never show the secret, not even in a debugger or a log
         return f"Account({self.username!r}, {self.role!r})"
@@ -89,7 +90,7 @@ def read_users_file(path: str | Path) -> list[Account]:
             problems.append(f"{where}: the password is not a werkzeug hash "
                             "(scrypt:... or pbkdf2:...); create one with `backoffice hash-password`")
         seen.setdefault(username, number)
-        accounts.append(Account(username, role, hashed, hashed=True))
+        accounts.append(Account(username, role, hashed))
     if not problems and not accounts:
         problems.append(f"{path}: the users file holds no accounts")
     if problems:
@@ -101,6 +102,16 @@ def _digest(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
 
 
+def hash_method(hashed: str) -> str:
+    """The method and cost part of a werkzeug hash (``scrypt:32768:8:1``, ``pbkdf2:sha256:600000``)."""
+    return hashed.split("$", 1)[0]
+
+
+#: The one password verifier every check goes through (werkzeug's); named so a test can
+#: watch which hashes, of which method and cost, a sign-in attempt checks.
+verify_password = check_password_hash
+
+
 class AccountBook:
     """Checks credentials against the configured accounts, caching successes briefly.
 
@@ -109,6 +120,13 @@ class AccountBook:
     :data:`CREDENTIAL_CACHE_SECONDS` under an HMAC of username and password with a
     key that lives only in this process: the cache never holds a password, and a
     wrong password never matches a cached entry.
+
+    A failed check costs the same whatever the username: every check runs
+    :func:`verify_password` once for each hash method (and cost) among the accounts,
+    on the account's own hash for its method and on a placeholder hash of the same
+    method and cost for the others, unknown usernames included. The environment
+    account's password is hashed at start-up with the users file's method (werkzeug's
+    default when there is no file), so the usual set-up costs one key derivation.
     """
 
     def __init__(self, accounts: list[Account], cache_seconds: int = CREDENTIAL_CACHE_SECONDS):
@@ -117,10 +135,17 @@ class AccountBook:
         self._cache: dict[bytes, tuple[float, Operator]] = {}
         self._lock = threading.Lock()
         self.cache_seconds = cache_seconds
-        self._dummy_hash: str | None = None
+        methods = dict.fromkeys(hash_method(a.secret) for a in accounts)
+        #: Every method checked on each attempt, each with a placeholder that matches no password.
+        self._placeholders = {m: f"{m}${secrets.token_hex(8)}${'0' * 64}" for m in methods}
 
     def __len__(self) -> int:
         return len(self._accounts)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        """The hash methods (with their cost) each sign-in attempt runs, in order."""
+        return tuple(self._placeholders)
 
     def check(self, username: str, password: str) -> Operator | None:
         """The operator these credentials belong to, or None."""
@@ -139,21 +164,16 @@ class AccountBook:
 
     def _verify(self, username: str, password: str) -> Operator | None:
         account = self._accounts.get(username)
-        if account is None:
-            # Unknown usernames cost a key derivation too, so timing does not tell which names exist.
-            if self._dummy_hash is None:
-                self._dummy_hash = generate_password_hash(secrets.token_urlsafe(16))
-            check_password_hash(self._dummy_hash, password)
-            return None
-        if account.hashed:
+        own = account.secret if account is not None else None
+        ok = False
+        for method, placeholder in self._placeholders.items():
+            target = own if own is not None and hash_method(own) == method else placeholder
             try:
-                ok = check_password_hash(account.secret, password)
+                matched = verify_password(target, password)
             except (ValueError, TypeError):  # validated at start-up; belt and braces
-                ok = False
-        else:
-            # Comparing fixed-length digests in constant time hides the password's length too.
-            ok = hmac.compare_digest(_digest(self._key, password), _digest(self._key, account.secret))
-        return Operator(account.username, account.role) if ok else None
+                matched = False
+            ok = ok or (matched and target is own)
+        return Operator(account.username, account.role) if ok and account is not None else None
 
     def _remember(self, key: bytes, expires: float, operator: Operator) -> None:
         with self._lock:
@@ -168,15 +188,19 @@ class AccountBook:
 
 def load_accounts(settings: Settings) -> AccountBook:
     """Every configured account: the environment one (role admin) and the users file."""
-    accounts: list[Account] = []
-    if settings.operator_auth_username and settings.operator_auth_password:
-        accounts.append(Account(settings.operator_auth_username, "admin",
-                                settings.operator_auth_password, hashed=False))
+    from_file: list[Account] = []
     if settings.operator_auth_users_file:
         from_file = read_users_file(settings.operator_auth_users_file)
         clash = [a.username for a in from_file if a.username == settings.operator_auth_username]
         if clash:
             raise UsersFileError([f"{settings.operator_auth_users_file}: username {clash[0]!r} is also "
                                   "OPERATOR_AUTH_USERNAME; use one or the other"])
-        accounts.extend(from_file)
+    accounts: list[Account] = []
+    if settings.operator_auth_username and settings.operator_auth_password:
+        # Hashed now, with the method the file's accounts use: checking it then costs what
+        # checking any other account (or an unknown name) costs.
+        method = hash_method(from_file[0].secret) if from_file else DEFAULT_HASH_METHOD
+        accounts.append(Account(settings.operator_auth_username, "admin",
+                                generate_password_hash(settings.operator_auth_password, method=method)))
+    accounts.extend(from_file)
     return AccountBook(accounts)

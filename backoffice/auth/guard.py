@@ -130,9 +130,10 @@ class OperatorBasicAuth(BasicAuth):
         log.log(level, "sign-in failed: %s", reason,
                 extra={"event": "auth.failed", "client_addr": limits.client_address(), "username": username,
                        "path": request.path, "request_id": g.get("request_id")})
-        response = error_response(
-            401, "Sign-in required",
-            "This console is for operators. Sign in with your operator username and password.")
+        detail = ("The username or password was not accepted. Sign in again with your operator username and "
+                  "password." if reason == "wrong username or password" else
+                  "This console is for operators. Sign in with your operator username and password.")
+        response = error_response(401, "Sign-in required", detail)
         body, status = response if isinstance(response, tuple) else (response, 401)
         return body, status, {"WWW-Authenticate": self.challenge_header}
 

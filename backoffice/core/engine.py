@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 
 from backoffice.core.settings import Settings
 
-__all__ = ["DEMO_FILE", "instance_path", "demo_database_path", "database_url", "engine_options",
+__all__ = ["CONNECT_TIMEOUT_S", "POOL_TIMEOUT_S", "DEMO_FILE", "instance_path", "demo_database_path", "database_url", "engine_options",
            "create_engine", "sqlite_pragmas"]
 
 #: The embedded default database's file name, in the instance folder.
@@ -38,18 +38,44 @@ def database_url(settings: Settings, folder: Path | None = None) -> str:
     return f"sqlite:///{demo_database_path(folder)}"
 
 
+#: Seconds libpq may spend establishing a connection (its minimum useful value is 2).
+CONNECT_TIMEOUT_S = 2
+#: Seconds a request may wait for a pooled connection before it is told the console is busy.
+POOL_TIMEOUT_S = 3
+
+
 def engine_options(url: str, settings: Settings) -> dict:
-    """Pool and connection options: pre-ping everywhere, timeouts on PostgreSQL."""
-    options: dict = {"pool_pre_ping": True}
-    if make_url(url).get_backend_name() == "postgresql":
-        server_options = "-c application_name=backoffice"
-        if settings.statement_timeout_ms:
-            server_options += f" -c statement_timeout={settings.statement_timeout_ms}"
-        options["connect_args"] = {"connect_timeout": 5, "options": server_options}
-        options["pool_size"] = 5
-        options["max_overflow"] = 5
-        options["pool_timeout"] = 10
-    return options
+    """Pool and connection options; on PostgreSQL every wait has a bound.
+
+    Connecting: ``connect_timeout``. Waiting for the pool: ``pool_timeout``. A peer that
+    vanished from the network: TCP keepalives and ``tcp_user_timeout`` (unacknowledged
+    data), both enforced by the kernel. A query: ``statement_timeout`` on the server.
+    A server that is alive on the network but does not answer (stopped, overloaded)
+    defeats all of those; the console's requests add a client-side deadline for it
+    (``backoffice/web/dbguard.py``), which also pings pooled connections on checkout,
+    so SQLAlchemy's own pre-ping is off there (it would ping before the deadline applies).
+    """
+    if make_url(url).get_backend_name() != "postgresql":
+        return {"pool_pre_ping": True}
+    server_options = "-c application_name=backoffice"
+    if settings.statement_timeout_ms:
+        server_options += f" -c statement_timeout={settings.statement_timeout_ms}"
+    user_timeout_ms = (settings.statement_timeout_ms or 30000) + 5000
+    return {
+        "pool_pre_ping": False,
+        "pool_size": 5,
+        "max_overflow": 5,
+        "pool_timeout": POOL_TIMEOUT_S,
+        "connect_args": {
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "options": server_options,
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": user_timeout_ms,
+        },
+    }
 
 
 def create_engine(settings: Settings, url: str | None = None, **overrides) -> Engine:

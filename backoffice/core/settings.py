@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -124,7 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DATABASE_URL", None, normalise_database_url,
             "Target database; default: the demo catalog in a SQLite file in the instance folder"),
     Setting("PORT", "3000", _integer(1, 65535), "Port for `backoffice serve` and the container"),
-    Setting("SECRET_KEY", None, _text, "Signs CSRF tokens; generated per process when unset"),
+    Setting("SECRET_KEY", None, _text,
+            "Signs CSRF tokens; when unset one is generated once and kept in the instance folder"),
     Setting("OPERATOR_AUTH_USERNAME", None, _text, "The single operator account (role admin)"),
     Setting("OPERATOR_AUTH_PASSWORD", None, _text, "Password of that account"),
     Setting("OPERATOR_AUTH_REQUIRED", "0", _flag, "1 = refuse every protected route when no credentials are configured"),
@@ -132,7 +132,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("OPERATOR_AUTH_USERS_FILE", None, _text, "File of username:role:password-hash lines"),
     Setting("OPERATOR_AUTH_RATE_LIMIT_MAX", "30", _integer(1), "Failed attempts allowed per client address per window"),
     Setting("OPERATOR_AUTH_RATE_LIMIT_WINDOW_SECONDS", "900", _integer(1), "Length of that window"),
-    Setting("RATELIMIT_STORAGE_URI", "memory://", _storage_uri, "Where failed-attempt counts live; redis:// shares them"),
+    Setting("RATELIMIT_STORAGE_URI", None, _storage_uri,
+            "Where failed-attempt counts live (default: REDIS_URL, else a file shared by this host's workers)"),
+    Setting("REDIS_URL", None, _storage_uri, "The deployment's Redis; the failed-attempt store when "
+            "RATELIMIT_STORAGE_URI is unset"),
     Setting("TRUSTED_PROXY_COUNT", "0", _integer(0, 10), "Reverse proxies whose X-Forwarded-For is trusted"),
     Setting("CATALOG_HEALTH_SAMPLE_LIMIT", "5", _integer(0, 100), "Sample movies shown per health check"),
     Setting("CATALOG_HEALTH_STALE_DAYS", "180", _integer(1), "Age after which TMDB data counts as stale"),
@@ -168,7 +171,8 @@ class Settings:
     operator_auth_users_file: str | None = None
     operator_auth_rate_limit_max: int = 30
     operator_auth_rate_limit_window_seconds: int = 900
-    ratelimit_storage_uri: str = "memory://"
+    ratelimit_storage_uri: str | None = None
+    redis_url: str | None = None
     trusted_proxy_count: int = 0
     catalog_health_sample_limit: int = 5
     catalog_health_stale_days: int = 180
@@ -179,8 +183,13 @@ class Settings:
     backoffice_audit_hooks: tuple[str, ...] = ()
     backoffice_custom_views: tuple[str, ...] = ()
     log_level: str = "INFO"
-    secret_key_generated: bool = field(default=False, compare=False)
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def limit_storage_uri(self) -> str | None:
+        """Where failed sign-ins are counted: RATELIMIT_STORAGE_URI, else REDIS_URL, else None
+        (None: the file shared by the workers of this host, see ``backoffice/auth/store.py``)."""
+        return self.ratelimit_storage_uri or self.redis_url
 
     @property
     def auth_configured(self) -> bool:
@@ -223,8 +232,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         )
     if problems:
         raise SettingsError(problems)
-    if "secret_key" not in values:
-        values["secret_key"] = secrets.token_urlsafe(32)
-        values["secret_key_generated"] = True
     known = {f.name for f in fields(Settings)}
     return Settings(**{k: v for k, v in values.items() if k in known})

@@ -7,6 +7,12 @@
  *   "0001-01-01978-02-28", and leaving a field that held an impossible date
  *   replaced the text with "Invalid date". Here the picker only follows the text
  *   once it is a complete date, and never writes an invalid one.
+ * - What Flask-Admin's templates did in inline event handlers, which the console's
+ *   Content-Security-Policy (script-src 'self') refuses to run: bulk actions
+ *   (data-backoffice-action), delete confirmations (data-backoffice-confirm), inline
+ *   child rows (data-backoffice-inline-add), "select all" boxes
+ *   (data-backoffice-select-all); and links to "javascript:void(0)", which the policy
+ *   would report as a violation when clicked, are simply not followed.
  */
 (function () {
   "use strict";
@@ -53,6 +59,39 @@
   document.addEventListener("focusin", function (event) {
     var role = event.target && event.target.getAttribute && event.target.getAttribute("data-role");
     if (role === "datepicker" || role === "datetimepicker") calmDatePickers();
+  });
+
+  function closest(event, selector) {
+    return event.target && event.target.closest ? event.target.closest(selector) : null;
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = closest(event, 'a[href^="javascript:"]');
+    if (link) event.preventDefault();
+    var action = closest(event, "[data-backoffice-action]");
+    if (action && window.modelActions) {
+      event.preventDefault();
+      window.modelActions.execute(action.getAttribute("data-backoffice-action"));
+      return;
+    }
+    var confirmer = closest(event, "[data-backoffice-confirm]");
+    if (confirmer && !window.confirm(confirmer.getAttribute("data-backoffice-confirm"))) {
+      event.preventDefault();
+      return;
+    }
+    var adder = closest(event, "[data-backoffice-inline-add]");
+    if (adder && window.faForm) {
+      event.preventDefault();
+      window.faForm.addInlineField(adder, adder.getAttribute("data-backoffice-inline-add"));
+    }
+  }, true);
+
+  document.addEventListener("change", function (event) {
+    var all = closest(event, "[data-backoffice-select-all]");
+    if (!all) return;
+    document.querySelectorAll(all.getAttribute("data-backoffice-select-all")).forEach(function (box) {
+      box.checked = all.checked;
+    });
   });
 
   document.addEventListener("keydown", function (event) {

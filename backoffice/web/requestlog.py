@@ -56,13 +56,16 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _start() -> None:
+        # The envelope (backoffice/web/envelope.py) named the request before anything ran.
+        given = request.environ.get("backoffice.request_id")
         incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = given or (incoming if _INCOMING_ID.match(incoming) else uuid.uuid4().hex)
         g.request_started = time.perf_counter()
 
     @app.after_request
     def _finish(response):
         response.headers["X-Request-Id"] = g.get("request_id", "")
+        request.environ["backoffice.logged"] = True
         started = g.get("request_started")
         operator = g.get("operator")
         log.info(

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from flask import Flask, jsonify
 
-from . import errors, requestlog
+from . import envelope, errors, requestlog
 from backoffice.core.settings import Settings
 
 __all__ = ["standby_app", "RETRY_SECONDS"]
@@ -83,4 +83,5 @@ def standby_app(settings: Settings, build: Callable[[], Flask], reason: BaseExce
             "The console cannot reach its database yet. It retries on its own; reload in a few seconds.")
 
     app.wsgi_app = _SwitchOver(app.wsgi_app, build)  # type: ignore[method-assign]
+    envelope.wrap(app)
     return app
