@@ -25,6 +25,8 @@ from flask_admin.tools import iterencode
 from sqlalchemy import Table, event, inspect, select, tuple_
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from backoffice.core.internals import update_values
+
 from audit_hooks.changeset import ChangeSet, RowChange, json_value
 from audit_hooks.errors import AuditGuardError
 
@@ -223,7 +225,7 @@ class Collector:
         op = "update" if state.is_update else "delete"
         name = self.tables[table]
         pk_names = {c.name for c in self._pk_columns(table)}
-        if op == "update" and pk_names & {getattr(k, "key", str(k)) for k in state.statement._values or {}}:
+        if op == "update" and pk_names & {getattr(k, "key", str(k)) for k in update_values(state.statement)}:
             raise AuditGuardError(f"refused: a bulk UPDATE of the primary key of {name} cannot be audited")
         connection = state.session.connection()
         query = select(table)
