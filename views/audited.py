@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from audit_hooks import AuditError, audit_action
+from audit_hooks import AuditError, audit_action, delete_preview
 from audit_hooks.collector import entity_id
 from backoffice.web.csrf import SecureForm
 
@@ -110,8 +110,10 @@ class AuditedViewMixin:
         elif request.method == "POST" and not models:
             flash("None of the selected records exists any more.", "error")
             status = 422
+        cascade = self.cascade_of(models)
         return self.render("backoffice/audit/bulk_delete.html", form=form, models=models, ids=ids,
-                           return_url=return_url, row_ids=[self._entity_id(m) for m in models]), status
+                           return_url=return_url, row_ids=[self._entity_id(m) for m in models],
+                           cascade=cascade), status
 
     def _delete_all(self, models, reason: str | None) -> bool:
         # ModelView holds the Flask-SQLAlchemy object; its attributes proxy the sqlalchemy
@@ -134,6 +136,11 @@ class AuditedViewMixin:
         for model in models:
             self.after_model_delete(model)
         return True
+
+    def cascade_of(self, models):
+        """What the database will also delete or change when ``models`` are deleted (read only)."""
+        return delete_preview(getattr(self.session, "session", self.session), list(models),
+                              current_app.extensions["backoffice.reflection"])
 
     def _entity_id(self, model) -> str:
         value = self.get_pk_value(model)
