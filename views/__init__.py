@@ -41,7 +41,8 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         index_view=DashboardView(reflection),
     )
     declarations = app.extensions.get("backoffice.declarations") or Declarations()
-    for view in build_screens(reflection, declarations, db, discover()):
+    owned = app.extensions.get("backoffice.queues.owned")  # queues/ownership.py
+    for view in build_screens(reflection, declarations, db, discover(), owned):
         admin.add_view(view)
     for queue in queue_specs(declarations, reflection):
         admin.add_view(ReviewQueueView(queue, db, reflection))

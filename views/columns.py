@@ -7,7 +7,7 @@ always says exactly what a screen does with every column.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from decimal import Decimal
 
@@ -163,10 +163,19 @@ class ColumnsMixin:
     #: Attribute names never shown anywhere (the file's ``never_show``): left out of
     #: every generated list, filter, form and export.
     never_show: frozenset[str] = frozenset()
+    #: Columns a review queue owns (column name -> why): shown, never edited here.
+    owned_columns: dict[str, str] = {}
 
     def __init__(self, model, *args, **kwargs):
         entry: ReflectedTable = self.entry
         plans = [p for p in column_plans(entry) if p.key not in self.never_show]
+        if self.owned_columns:
+            plans = [replace(p, editable=False, reason=self.owned_columns[p.name]) if p.name in self.owned_columns
+                     else p for p in plans]
+            owned_keys = {p.key for p in plans if p.name in self.owned_columns}
+            for option in ("column_editable_list", "form_columns"):
+                if getattr(self, option, None):
+                    setattr(self, option, [c for c in getattr(self, option) if c not in owned_keys])
         self.column_plans = plans
         links = link_targets(entry, model)
         self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}
