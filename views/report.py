@@ -74,7 +74,11 @@ class SchemaReportView(BaseView):
     def index(self):
         from views.base import endpoint_for
 
+        from flask import current_app
+
         rows = build_report(self.reflection)
+        # triggers that write other tables: changes no audit row records (audit_hooks/triggers.py)
+        unaudited = current_app.extensions.get("backoffice.audit.triggers") or {}
         urls = {}
         for row in rows:
             try:
@@ -82,4 +86,4 @@ class SchemaReportView(BaseView):
             except BuildError:  # a relation without a screen in this app
                 urls[row.screen] = None
         return self.render("backoffice/schema_report.html", rows=rows, urls=urls, dialect=self.reflection.dialect,
-                           read_only=sum(1 for r in rows if r.entry.read_only))
+                           read_only=sum(1 for r in rows if r.entry.read_only), unaudited=unaudited)
