@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, select, text
 
 from audit_hooks import audit_action, delete_preview
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.settings import normalise_database_url
 from models.own import audit_events
 

@@ -11,8 +11,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from audit_hooks import AuditError, audit_action
-from backoffice.app import create_app
-from backoffice.cli import main
+from console.app import create_app
+from console.cli import main
 from backoffice.core.settings import normalise_database_url
 
 from tests.conftest import outside_sql

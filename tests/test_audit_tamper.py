@@ -15,7 +15,7 @@ from sqlalchemy import create_engine, select, text
 
 from audit_hooks import audit_action
 from audit_hooks.chain import canonical
-from backoffice.cli import main
+from console.cli import main
 from backoffice.core.settings import normalise_database_url
 from models.own import APPEND_ONLY_TRIGGER, audit_events
 
@@ -159,7 +159,7 @@ def test_rotation_old_rows_verify_with_the_retired_key_and_unknown_keys_are_name
     _write(app, 2)  # signed with the generated instance key
     generated = (tmp_path / "instance" / "audit-signing.key").read_text().strip()
     assert stat.S_IMODE(os.stat(tmp_path / "instance" / "audit-signing.key").st_mode) == 0o600
-    from backoffice.app import create_app
+    from console.app import create_app
 
     console = create_app({"DATABASE_URL": db_url, "SECRET_KEY": "k", "LOG_LEVEL": "WARNING",
                           "AUDIT_SIGNING_KEY": old, "AUDIT_SIGNING_KEYS_OLD": generated})
