@@ -38,10 +38,12 @@ Extra hooks: see :mod:`audit_hooks.hookspecs` (the hook points) and
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pluggy
 from flask import Flask
 
+from audit_hooks.cascade import Preview, delete_preview
 from audit_hooks.changeset import AuditContext, ChangeSet, RowChange, audit_action
 from audit_hooks.errors import AuditError, AuditGuardError, AuditVeto
 from audit_hooks.hookspecs import PROJECT, AuditSpecs, hookimpl
@@ -49,20 +51,26 @@ from audit_hooks.loading import register_rules
 
 __all__ = [
     "init_app", "audit_action", "ChangeSet", "RowChange", "AuditContext", "AuditError", "AuditVeto",
-    "AuditGuardError", "hookimpl", "make_plugin_manager", "register_rules",
+    "AuditGuardError", "hookimpl", "make_plugin_manager", "register_rules", "delete_preview", "Preview",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def make_plugin_manager(paths: tuple[str, ...] | list[str] = ()) -> pluggy.PluginManager:
-    """The hook manager: the specs, the built-in writer, then each dotted path's hook."""
+def make_plugin_manager(paths: tuple[str, ...] | list[str] = (), writer=None) -> pluggy.PluginManager:
+    """The hook manager: the specs, the built-in writer (``writer``, or one signing with a
+    throw-away key, for tests of hooks alone), then each dotted path's hook."""
+    import secrets
+
     from audit_hooks.loading import load_hook
+    from audit_hooks.signing import Keyring
     from audit_hooks.writer import AuditWriter
 
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(AuditSpecs)
-    manager.register(AuditWriter(), name="audit_hooks.writer")
+    if writer is None:
+        writer = AuditWriter(Keyring("throwaway", {"throwaway": secrets.token_bytes(32)}))
+    manager.register(writer, name="audit_hooks.writer")
     for path in dict.fromkeys(paths):
         manager.register(load_hook(path), name=path)
     manager.check_pending()
@@ -80,9 +88,22 @@ def init_app(app: Flask, db, reflection, settings, declarations) -> pluggy.Plugi
     from backoffice.core.settings import SettingsError
     from models.own import init_db
 
+    from audit_hooks.cascade import complete_sqlite_rules
+    from audit_hooks.checkpoints import Checkpointer, checkpoint_path
     from audit_hooks.collector import Collector
     from audit_hooks.guard import Guard
     from audit_hooks.loading import HookLoadError
+    from audit_hooks.privileges import check_privileges
+    from audit_hooks.signing import keyring_for
+    from audit_hooks.triggers import schema_triggers
+    from audit_hooks.writer import AuditWriter
+
+    keyring = keyring_for(settings, Path(app.instance_path))
+    if keyring.generated_file is not None:
+        log.warning("AUDIT_SIGNING_KEY is not set: the audit chain is signed with the key generated in %s "
+                    "(owner-only). It protects the chain against someone who holds the database but not this "
+                    "file; copy it somewhere safe, or set AUDIT_SIGNING_KEY (docs/audit-integrity.md)",
+                    keyring.generated_file)
 
     with app.app_context():
         engine = db.engine
@@ -93,14 +114,22 @@ def init_app(app: Flask, db, reflection, settings, declarations) -> pluggy.Plugi
         else:
             if created:
                 log.warning("created the console's own tables: %s", ", ".join(created))
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as connection:
+                complete_sqlite_rules(connection, [e.table for e in reflection.tables.values()])
+        app.extensions["backoffice.audit.powers"] = check_privileges(engine)
+        app.extensions["backoffice.audit.triggers"] = schema_triggers(engine, reflection)
     file_paths = declarations.hooks.get("audit", []) if isinstance(declarations.hooks.get("audit"), list) else []
     try:
-        manager = make_plugin_manager([*settings.backoffice_audit_hooks, *file_paths])
+        manager = make_plugin_manager([*settings.backoffice_audit_hooks, *file_paths],
+                                      writer=AuditWriter(keyring, settings.audit_lock_timeout_ms))
     except HookLoadError as exc:
         raise SettingsError([f"BACKOFFICE_AUDIT_HOOKS={','.join(settings.backoffice_audit_hooks)!r} is not "
                              f"valid: {exc}"]) from None
     tables = {entry.table: entry.qualified_name for entry in reflection.tables.values()}
     Collector(manager.hook, tables).listen(db.session)
     Guard(tables).listen(engine)
+    manager.register(Checkpointer(engine, keyring, checkpoint_path(settings), settings.audit_checkpoint_every),
+                     name="audit_hooks.checkpoints")
     app.extensions["backoffice.audit"] = manager
     return manager

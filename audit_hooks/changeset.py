@@ -60,6 +60,10 @@ class RowChange:
     entity_id: str  # the primary key as the screens' URLs spell it (?id=...)
     old: dict[str, Any] = field(default_factory=dict)
     new: dict[str, Any] = field(default_factory=dict)
+    #: For a change the database made itself (a foreign key's ON DELETE / ON UPDATE rule):
+    #: the rule, and the row change that set it off (audited first; its id is ``caused_by``).
+    rule: str | None = None
+    cause: "RowChange | None" = field(default=None, repr=False, compare=False)
 
     @property
     def changed_columns(self) -> list[str]:
@@ -72,6 +76,9 @@ class RowChange:
             changes["old"] = self.old
         if self.op != "delete":
             changes["new"] = self.new
+        if self.rule:
+            changes["cascade"] = {"rule": self.rule, "cause": None if self.cause is None else
+                                  {"table": self.cause.table, "entity_id": self.cause.entity_id}}
         return changes
 
 
@@ -148,7 +155,10 @@ class ChangeSet:
     audit_ids: list[int] = field(default_factory=list, repr=False, compare=False)
 
     def action_for(self, row: RowChange) -> str:
-        """The action recorded for one row: the explicit action, else the row's kind."""
+        """The action recorded for one row: ``delete (cascade)`` / ``update (cascade)`` for a
+        change the database made itself, else the explicit action, else the row's kind."""
+        if row.rule:
+            return f"{OP_ACTIONS[row.op]} (cascade)"
         return self.action if self.explicit_action else OP_ACTIONS[row.op]
 
     def as_dict(self) -> dict[str, Any]:

@@ -25,7 +25,11 @@ from flask_admin.tools import iterencode
 from sqlalchemy import Table, event, inspect, select, tuple_
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from backoffice.core.internals import update_values
+
+from audit_hooks.cascade import Planned
 from audit_hooks.changeset import ChangeSet, RowChange, json_value
+from audit_hooks.consequences import Consequences
 from audit_hooks.errors import AuditGuardError
 
 __all__ = ["Collector", "FLUSHING_KEY", "BULK_KEY", "WRITTEN_KEY"]
@@ -37,6 +41,7 @@ BULK_KEY = "backoffice.audit.bulk_depth"  # connection.info: an audited bulk sta
 WRITTEN_KEY = "backoffice.audit.written"  # session.info: rows each DML statement of this flush wrote
 _SNAPSHOT_KEY = "backoffice.audit.snapshot"
 _PENDING_KEY = "backoffice.audit.pending"
+_PLAN_KEY = "backoffice.audit.cascade_plan"
 _BATCH = 500
 
 
@@ -52,6 +57,7 @@ class Collector:
         self.hooks = hooks
         self.tables = tables  # reflected Table -> qualified name
         self.by_name = {(t.schema, t.name): t for t in tables}
+        self.consequences = Consequences(list(tables))
 
     def listen(self, session_factory) -> None:
         event.listen(session_factory, "before_flush", self._before_flush)
@@ -66,8 +72,10 @@ class Collector:
         mapper_pk = [c for c in table.primary_key.columns]
         return mapper_pk or list(table.columns)
 
-    def _fetch(self, connection, table: Table, keys: list[tuple], lock: bool = False) -> dict[tuple, dict]:
-        """Current rows of ``table`` by primary-key tuple (column name -> JSON-safe value)."""
+    def _fetch(self, connection, table: Table, keys: list[tuple], lock: bool = False,
+               raw: bool = False) -> dict[tuple, dict]:
+        """Current rows of ``table`` by primary-key tuple (column name -> JSON-safe value,
+        or the driver's value with ``raw``)."""
         columns = self._pk_columns(table)
         found: dict[tuple, dict] = {}
         for start in range(0, len(keys), _BATCH):
@@ -78,7 +86,8 @@ class Collector:
             if lock and connection.dialect.name == "postgresql":
                 query = query.with_for_update()
             for row in connection.execute(query).mappings():
-                found[tuple(row[c.name] for c in columns)] = {k: json_value(v) for k, v in row.items()}
+                found[tuple(row[c.name] for c in columns)] = dict(row) if raw else \
+                    {k: json_value(v) for k, v in row.items()}
         return found
 
     def _row_change(self, table: Table, op: str, key: tuple, old: dict, new: dict) -> RowChange:
@@ -97,19 +106,35 @@ class Collector:
         connection.info[FLUSHING_KEY] = weakref.ref(session)
         session.info[WRITTEN_KEY] = {}
         snapshot: dict[Any, dict] = {}
-        wanted: dict[Table, list] = {}
-        for state in self._reflected_states([*session.dirty, *session.deleted]):
-            if state.key is not None:
-                wanted.setdefault(state.mapper.local_table, []).append(state)
-        for table, states in wanted.items():
-            rows = self._fetch(connection, table, [s.key[1] for s in states])
-            for state in states:
-                if state.key[1] in rows:
-                    snapshot[state] = rows[state.key[1]]
+        roots: list[Planned] = []
+        deleted = set(session.deleted)
+        # Rows to delete are locked first: parents before the children their cascade reaches.
+        for group in ([o for o in session.deleted], [o for o in session.dirty if o not in deleted]):
+            wanted: dict[Table, list] = {}
+            for state in self._reflected_states(group):
+                if state.key is not None:
+                    wanted.setdefault(state.mapper.local_table, []).append(state)
+            for table, states in wanted.items():
+                removing = states[0].obj() in deleted
+                rows = self._fetch(connection, table, [s.key[1] for s in states], lock=removing, raw=True)
+                for state in states:
+                    row = rows.get(state.key[1])
+                    if row is None:
+                        continue
+                    snapshot[state] = {k: json_value(v) for k, v in row.items()}
+                    roots.append(self._root(table, state, row, removing))
         session.info[_SNAPSHOT_KEY] = snapshot
+        session.info[_PLAN_KEY] = self.consequences.plan_for(connection, roots)
+
+    def _root(self, table: Table, state, row: dict, removing: bool) -> Planned:
+        if removing:
+            return Planned(table, "delete", state.key[1], row)
+        new = {state.mapper.get_property(k).columns[0].name: state.dict.get(k) for k in self._changed_keys(state)}
+        return Planned(table, "update", state.key[1], row, new)
 
     def _after_flush(self, session: Session, _flush_context) -> None:
         snapshot = session.info.pop(_SNAPSHOT_KEY, {})
+        planned = session.info.pop(_PLAN_KEY, [])
         connection = session.connection()
         changes: list[tuple[Table, str, tuple, Any]] = []
         for state in self._reflected_states(session.new):
@@ -144,9 +169,26 @@ class Collector:
                     [state.mapper.get_property(k).columns[0].name for k in self._changed_keys(state)]
                 rows.append(self._row_change(table, op, key, {k: before.get(k) for k in changed},
                                              {k: after.get(k) for k in changed}))
+        rows += self._cascaded(connection, planned, rows)
         if rows:
             self.run(ChangeSet.build(rows), connection, session)
         self._check_written(session, rows)
+
+    def _cascaded(self, connection, planned: list[Planned], rows: list[RowChange]) -> list[RowChange]:
+        """Audited changes for what the database cascaded from ``rows`` (see audit_hooks/cascade.py)."""
+        if not planned:
+            return []
+        by_name = {name: table for table, name in self.tables.items()}
+        roots = {(id(by_name[r.table]), r.op, tuple(r.primary_key.values())): r for r in rows}
+        roots = {(t, op, tuple(json_value(v) for v in key)): r for (t, op, key), r in roots.items()}
+        keyed = {}
+        for item in planned:
+            cause = item.cause
+            if cause is not None and cause.cause is None:  # a root: match its audited change by JSON-safe key
+                keyed[(id(cause.table), cause.op, cause.key)] = roots.get(
+                    (id(cause.table), cause.op, tuple(json_value(v) for v in cause.key)))
+        return Consequences.changes_for(planned, keyed, lambda t, keys: self._fetch(connection, t, keys),
+                                        self._row_change)
 
     @staticmethod
     def _changed_keys(state) -> list[str]:
@@ -200,6 +242,7 @@ class Collector:
         if transaction.parent is None:
             session.info.pop(_PENDING_KEY, None)
             session.info.pop(_SNAPSHOT_KEY, None)
+            session.info.pop(_PLAN_KEY, None)
 
     # -- ORM bulk statements ------------------------------------------------------------------
 
@@ -223,7 +266,7 @@ class Collector:
         op = "update" if state.is_update else "delete"
         name = self.tables[table]
         pk_names = {c.name for c in self._pk_columns(table)}
-        if op == "update" and pk_names & {getattr(k, "key", str(k)) for k in state.statement._values or {}}:
+        if op == "update" and pk_names & {getattr(k, "key", str(k)) for k in update_values(state.statement)}:
             raise AuditGuardError(f"refused: a bulk UPDATE of the primary key of {name} cannot be audited")
         connection = state.session.connection()
         query = select(table)
@@ -233,8 +276,11 @@ class Collector:
             query = query.with_for_update()
         params = state.parameters if isinstance(state.parameters, dict) else {}
         columns = self._pk_columns(table)
-        before = {tuple(r[c.name] for c in columns): {k: json_value(v) for k, v in r.items()}
-                  for r in connection.execute(query, params).mappings()}
+        raw = {tuple(r[c.name] for c in columns): dict(r) for r in connection.execute(query, params).mappings()}
+        before = {key: {k: json_value(v) for k, v in r.items()} for key, r in raw.items()}
+        values = {getattr(k, "key", str(k)): getattr(v, "value", v) for k, v in update_values(state.statement).items()}
+        planned = self.consequences.plan_for(connection, [
+            Planned(table, op, key, r, values if op == "update" else {}) for key, r in raw.items()])
         connection.info[BULK_KEY] = connection.info.get(BULK_KEY, 0) + 1
         try:
             result = state.invoke_statement()
@@ -254,6 +300,7 @@ class Collector:
             if changed:
                 rows.append(self._row_change(table, op, key, {k: old[k] for k in changed},
                                              {k: new[k] for k in changed}))
+        rows += self._cascaded(connection, planned, rows)
         if rows:
             self.run(ChangeSet.build(rows), connection, state.session)
         return result

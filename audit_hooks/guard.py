@@ -16,6 +16,7 @@ import re
 from sqlalchemy import Engine, event
 from sqlalchemy.sql.dml import Delete, Insert, Update
 
+from backoffice.core.internals import session_is_flushing
 from models.own import audit_events
 
 from audit_hooks.collector import BULK_KEY, FLUSHING_KEY, WRITTEN_KEY
@@ -78,7 +79,7 @@ class Guard:
     def _flushing_session(connection):
         ref = connection.info.get(FLUSHING_KEY)
         session = ref() if ref is not None else None
-        return session if session is not None and session._flushing else None
+        return session if session is not None and session_is_flushing(session) else None
 
     def _before(self, connection, _cursor, statement, _parameters, context, _executemany):
         for op, schema, name in self._targets(statement, context):

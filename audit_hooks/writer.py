@@ -4,20 +4,25 @@ from __future__ import annotations
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import chain
-from audit_hooks.errors import AuditError
+from audit_hooks.errors import AuditError, describe_database_error
 from audit_hooks.hookspecs import hookimpl
+from audit_hooks.signing import Keyring
 
 __all__ = ["AuditWriter"]
 
 
 class AuditWriter:
-    """Appends one chained row per changed row to ``backoffice_audit_events``."""
+    """Appends one chained, signed row per changed row to ``backoffice_audit_events``."""
+
+    def __init__(self, keyring: Keyring, lock_timeout_ms: int = 0):
+        self.keyring = keyring
+        self.lock_timeout_ms = lock_timeout_ms
 
     @hookimpl(trylast=True)
     def audit_changeset(self, changeset):
         try:
-            changeset.audit_ids.extend(chain.append(changeset.connection, changeset))
+            changeset.audit_ids.extend(chain.append(changeset.connection, changeset, self.keyring,
+                                                    self.lock_timeout_ms))
         except SQLAlchemyError as exc:
-            raise AuditError(f"the audit trail could not be written, so nothing was saved "
-                             f"({type(exc.orig or exc).__name__}: {str(exc.orig or exc).strip().splitlines()[0]}); "
-                             "does backoffice_audit_events exist? (backoffice init-db)") from exc
+            _kind, sentence = describe_database_error(exc)
+            raise AuditError(f"the audit trail could not be written: {sentence}") from exc

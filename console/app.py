@@ -126,7 +126,8 @@ def _build_app(settings: Settings) -> Flask:
     errors_found = [p for p in problems if p.is_error]
     if errors_found:
         raise DeclarationError(errors_found)
-    audit_hooks.init_app(app, db, reflection, settings, declarations)
+    audit_manager = audit_hooks.init_app(app, db, reflection, settings, declarations)
+    queues.init_app(app, audit_manager, declarations, reflection)
     views.init_app(app, db, reflection, settings)
     envelope.wrap(app)  # last: the outermost layer (headers, request id and log line on every response)
     return app

@@ -107,14 +107,24 @@ def seed_demo_command(movies: int, seed: int, report: bool) -> None:
 
 
 @main.command("init-db", with_appcontext=False)
-def init_db_command() -> None:
-    """Create the console's own tables (idempotent). Never touches reflected tables."""
+@click.option("--owner", default=None, metavar="ROLE",
+              help="PostgreSQL: make ROLE own the console's tables (run as a superuser or a member of ROLE).")
+@click.option("--console-role", default=None, metavar="ROLE",
+              help="PostgreSQL: grant ROLE (the console's login) only INSERT and SELECT on the audit table.")
+def init_db_command(owner: str | None, console_role: str | None) -> None:
+    """Create the console's own tables (idempotent). Never touches reflected tables.
+
+    Least privilege: run it as the owning role with --console-role (docs/audit-integrity.md)."""
     settings = _settings()
     if settings.database_url is None:
         raise click.ClickException("DATABASE_URL is not set; the embedded demo database is initialised on first start")
     engine = create_engine(settings)
     try:
-        created = init_db(engine)
+        created = init_db(engine, owner=owner, console_role=console_role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # e.g. the role does not exist, or this login may not hand tables over
+        raise click.ClickException(f"init-db failed: {str(getattr(exc, 'orig', exc)).strip()}") from None
     finally:
         engine.dispose()
     click.echo("created: " + ", ".join(created) if created else "nothing to do: the console's tables exist")

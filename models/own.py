@@ -4,7 +4,8 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy import Engine
 
-__all__ = ["own_metadata", "audit_events", "submissions", "init_db", "OWN_PREFIX", "APPEND_ONLY_TRIGGER"]
+__all__ = ["own_metadata", "audit_events", "submissions", "init_db", "OWN_PREFIX", "APPEND_ONLY_TRIGGER",
+           "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
 
 OWN_PREFIX = "backoffice_"
 own_metadata = MetaData()
@@ -24,6 +25,10 @@ audit_events = Table(
     Column("request_id", String(64)),
     Column("prev_hash", String(64), nullable=False),
     Column("row_hash", String(64), nullable=False),
+    # Added with the keyed chain; NULL on rows written before it (see audit_hooks/chain.py).
+    Column("caused_by", BigInteger().with_variant(Integer, "sqlite")),  # audit id of the change that caused this one
+    Column("key_id", String(32)),  # which signing key made ``mac``
+    Column("mac", String(64)),  # HMAC-SHA256 of the row's content under that key
     Index("ix_backoffice_audit_entity", "entity_type", "entity_id"),
     Index("ix_backoffice_audit_occurred_at", "occurred_at"),
     Index("ix_backoffice_audit_actor", "actor"),
@@ -52,21 +57,99 @@ END
 $$"""
 
 
-def init_db(engine: Engine) -> list[str]:
-    """Create the console's own tables if missing (idempotent). Returns what was created.
+#: Columns added after the first release: init_db adds them to an existing table.
+UPGRADE_COLUMNS = {"caused_by": "BIGINT", "key_id": "VARCHAR(32)", "mac": "VARCHAR(64)"}
+
+#: What the console's own role needs on each of its tables, and nothing more: the audit
+#: trail is appended to and read, never changed (least privilege, ``init-db --console-role``).
+CONSOLE_GRANTS = {"backoffice_audit_events": "SELECT, INSERT", "backoffice_submissions": "SELECT, INSERT"}
+
+
+def _quote(connection, name: str) -> str:
+    return connection.dialect.identifier_preparer.quote(name)
+
+
+def _upgrade(connection) -> list[str]:
+    from sqlalchemy import inspect, text
+
+    present = {c["name"] for c in inspect(connection).get_columns(audit_events.name)}
+    added = []
+    for name, kind in UPGRADE_COLUMNS.items():
+        if name not in present:
+            connection.execute(text(f"ALTER TABLE {audit_events.name} ADD COLUMN {name} {kind}"))
+            added.append(f"{audit_events.name}.{name} (column)")
+    return added
+
+
+def _hand_over(connection, owner: str | None, console_role: str | None) -> list[str]:
+    """PostgreSQL two-role set-up: tables owned by ``owner``, ``console_role`` granted only
+    what it needs (:data:`CONSOLE_GRANTS`)."""
+    from sqlalchemy import text
+
+    done = []
+    for table in own_metadata.sorted_tables:
+        if owner:
+            connection.execute(text(f"ALTER TABLE {table.name} OWNER TO {_quote(connection, owner)}"))
+        if console_role:
+            role = _quote(connection, console_role)
+            connection.execute(text(f"REVOKE ALL ON {table.name} FROM {role}"))
+            connection.execute(text(f"GRANT {CONSOLE_GRANTS[table.name]} ON {table.name} TO {role}"))
+    if owner:
+        connection.execute(text(f"ALTER FUNCTION {APPEND_ONLY_TRIGGER}() OWNER TO {_quote(connection, owner)}"))
+        done.append(f"owner of the console's tables: {owner}")
+    if console_role:
+        sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                      {"t": audit_events.name}).scalar()
+        if sequence:
+            connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
+        done.append(f"{console_role} may only: " + "; ".join(f"{v} on {k}" for k, v in CONSOLE_GRANTS.items()))
+    return done
+
+
+def audit_table_powers(connection) -> list[str]:
+    """What the connected role can do to the audit table beyond appending and reading
+    (PostgreSQL; empty elsewhere or when the table is missing). Each is a way to rewrite
+    history that only the keyed chain and its checkpoints would reveal."""
+    from sqlalchemy import text
+
+    if connection.dialect.name != "postgresql":
+        return []
+    row = connection.execute(text(
+        "SELECT has_table_privilege(c.oid, 'UPDATE') AS can_update, has_table_privilege(c.oid, 'DELETE') AS can_delete,"
+        " has_table_privilege(c.oid, 'TRUNCATE') AS can_truncate,"
+        " pg_has_role(c.relowner, 'USAGE') OR r.rolsuper AS can_alter"
+        " FROM pg_class c, pg_roles r WHERE c.oid = to_regclass(:t) AND r.rolname = current_user"),
+        {"t": audit_events.name}).mappings().first()
+    if row is None:
+        return []
+    powers = [verb for verb, key in (("UPDATE", "can_update"), ("DELETE", "can_delete"), ("TRUNCATE", "can_truncate"))
+              if row[key]]
+    if row["can_alter"]:
+        powers.append("ALTER TABLE / DISABLE TRIGGER (it owns the table or is a superuser)")
+    return powers
+
+
+def init_db(engine: Engine, owner: str | None = None, console_role: str | None = None) -> list[str]:
+    """Create the console's own tables if missing (idempotent). Returns what was done.
 
     On PostgreSQL it also installs, once, the trigger that rejects UPDATE, DELETE
-    and TRUNCATE on the audit table (the audit trail is append-only).
+    and TRUNCATE on the audit table (the audit trail is append-only). Columns added
+    by later releases are added to an existing table. ``owner`` and ``console_role``
+    (PostgreSQL) set up least privilege: see docs/audit-integrity.md.
     """
     from sqlalchemy import inspect, text
 
+    if (owner or console_role) and engine.dialect.name != "postgresql":
+        raise ValueError("--owner and --console-role need PostgreSQL (SQLite has no roles)")
     existing = set(inspect(engine).get_table_names())
     own_metadata.create_all(engine, checkfirst=True)
     created = [t.name for t in own_metadata.sorted_tables if t.name not in existing]
-    if engine.dialect.name == "postgresql":
-        with engine.begin() as conn:
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
             # serialise concurrent init-db runs; the check and the CREATE must not interleave
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('backoffice init-db'))"))
+        created += _upgrade(conn)
+        if engine.dialect.name == "postgresql":
             present = conn.execute(text(
                 "SELECT count(*) FROM pg_trigger WHERE tgname = :name AND tgrelid = to_regclass(:table)"),
                 {"name": APPEND_ONLY_TRIGGER, "table": audit_events.name}).scalar()
@@ -77,4 +160,5 @@ def init_db(engine: Engine) -> list[str]:
                     conn.execute(text(f"CREATE TRIGGER {APPEND_ONLY_TRIGGER}{suffix} "
                                       f"{timing.format(t=audit_events.name)} EXECUTE FUNCTION {APPEND_ONLY_TRIGGER}()"))
                 created.append(f"{APPEND_ONLY_TRIGGER} (trigger)")
+            created += _hand_over(conn, owner, console_role)
     return created

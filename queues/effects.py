@@ -32,10 +32,18 @@ def _check(ctx):
     return movies, candidate
 
 
-def apply_tmdb_match(ctx) -> None:
-    """Set the movie's tmdb_id to the candidate; close its other pending reviews.
+def _open_siblings(ctx, reviews):
+    # every state the queue considers open (pending AND deferred), not just pending: a
+    # deferred sibling left open could be applied later and take the movie over again
+    return reviews.movie_id == ctx.subject.id, reviews.id != ctx.row.id, reviews.status.in_(ctx.queue.open_states)
 
-    Refused when another movie already holds that tmdb_id.
+
+def apply_tmdb_match(ctx) -> None:
+    """Set the movie's tmdb_id to the candidate; close its other open reviews (pending,
+    deferred: the queue's open states) as superseded.
+
+    Refused when another movie already holds that tmdb_id. The runner has already
+    locked the movie and all its reviews (docs/audit-integrity.md, lock order).
     """
     _movies, candidate = _check(ctx)
     movie = ctx.subject
@@ -43,8 +51,7 @@ def apply_tmdb_match(ctx) -> None:
     movie.updated_at = ctx.now
     reviews = ctx.model(ctx.queue.table)
     others = ctx.session.execute(
-        select(reviews).where(reviews.movie_id == movie.id, reviews.id != ctx.row.id,
-                              reviews.status == "pending").with_for_update()
+        select(reviews).where(*_open_siblings(ctx, reviews)).order_by(reviews.id).with_for_update()
     ).scalars().all()
     for other in others:
         other.status = "rejected"
@@ -60,10 +67,12 @@ def _preview(ctx):
     changes = [Change(f"movie #{movie.id} tmdb_id", movie.tmdb_id, candidate)]
     reviews = ctx.model(ctx.queue.table)
     others = ctx.session.execute(
-        select(reviews.id).where(reviews.movie_id == movie.id, reviews.id != ctx.row.id, reviews.status == "pending")
-    ).scalars().all()
-    changes.extend(Change(f"review #{other} status", "pending", "rejected (superseded)") for other in others)
+        select(reviews.id, reviews.status).where(*_open_siblings(ctx, reviews)).order_by(reviews.id)).all()
+    changes.extend(Change(f"review #{other} status", state, "rejected (superseded)") for other, state in others)
     return changes
 
 
 apply_tmdb_match.preview = _preview
+#: Columns this effect changes, by table role ("subject" = the queue's subject table):
+#: the generic screens show them read-only and only queue actions may change them.
+apply_tmdb_match.owns = {"subject": ("tmdb_id",)}

@@ -2,10 +2,16 @@
 
 Each row is decided in its own transaction, named ``review.<action>`` for the
 audit hooks, so a bulk action reports per row (done, or skipped and why) and one
-bad row never undoes the others. The row is read ``FOR UPDATE`` on PostgreSQL and
-its state re-checked after the lock, so two operators acting at once produce one
-change; the second is told who decided first. SQLite, which has no row locks,
-takes its database write lock before the read instead.
+bad row never undoes the others.
+
+Lock order, the same for every action and every effect (so two actions on one
+subject queue behind each other instead of deadlocking): first the subject row
+(the movie) ``FOR UPDATE``, then all of its queue rows ``FOR UPDATE`` in id order,
+and only then anything that flushes, which takes the audit chain's lock. States
+are re-checked after the locks, so two operators acting at once produce one
+change and the second is told who decided first; an exclusive action (apply) is
+refused while another row of the same subject holds its state, naming that row.
+SQLite, which has no row locks, takes its database write lock before the read.
 """
 from __future__ import annotations
 
@@ -15,9 +21,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from audit_hooks import AuditError, audit_action
+from audit_hooks.errors import describe_database_error
 
 from backoffice.core.access import Operator
 from queues.spec import ActionSpec, Change, QueueSpec, resolve_effect
@@ -152,11 +159,8 @@ class QueueRunner:
         try:
             with audit_action(action=f"review.{action.name}", reason=note):
                 self._begin_exclusive()
-                rows = self.load([raw_id], lock=True)
-                if not rows:
-                    raise ActionRefused("no such row")
-                row = rows[0]
-                blocked = self.blocked_reason(row, action)
+                row = self._lock_in_order(raw_id)
+                blocked = self.exclusive_conflict(row, action) or self.blocked_reason(row, action)
                 if blocked:
                     raise ActionRefused(blocked)
                 context = self._context(row, action, operator, note)
@@ -171,9 +175,55 @@ class QueueRunner:
         except IntegrityError as exc:
             session.rollback()
             return RowOutcome(raw_id, False, f"the database refused the change ({_first_line(exc.orig)})")
-        except OperationalError:
+        except DBAPIError as exc:
             session.rollback()
-            raise
+            kind, sentence = describe_database_error(exc)
+            if kind == "database error" or getattr(exc, "connection_invalidated", False):
+                raise  # an unreachable database: the error pages say so (503)
+            return RowOutcome(raw_id, False, sentence)
+
+    def _lock_in_order(self, raw_id: str):
+        """Subject row, then all of its queue rows, each ``FOR UPDATE`` (see the module docstring)."""
+        rows = self.load([raw_id])  # unlocked: only to learn the subject
+        if not rows:
+            raise ActionRefused("no such row")
+        column = self.queue.subject_column
+        if self.subject_model is None or not column or getattr(rows[0], column) is None:
+            rows = self.load([raw_id], lock=True)
+            if not rows:
+                raise ActionRefused("no such row")
+            return rows[0]
+        key = getattr(rows[0], column)
+        subject_pk = self.subject_model.__mapper__.primary_key[0]
+        self.db.session.execute(select(self.subject_model).where(subject_pk == key).with_for_update()
+                                .execution_options(populate_existing=True))
+        siblings = self.db.session.execute(
+            select(self.model).where(getattr(self.model, column) == key).order_by(self.pk).with_for_update()
+            .execution_options(populate_existing=True)).scalars().all()
+        row = next((r for r in siblings if str(getattr(r, self.pk.key)) == str(self._key(raw_id))), None)
+        if row is None:
+            raise ActionRefused("this row was deleted or moved to another subject meanwhile; nothing was changed")
+        return row
+
+    def exclusive_conflict(self, row, action: ActionSpec) -> str | None:
+        """For an exclusive action: why another row of the same subject already holds its state."""
+        column = self.queue.subject_column
+        if not action.exclusive or not column:
+            return None
+        holder = self.db.session.execute(
+            select(self.model).where(getattr(self.model, column) == getattr(row, column),
+                                     self.pk != getattr(row, self.pk.key),
+                                     getattr(self.model, self.queue.status) == action.to)
+            .order_by(self.pk).limit(1)).scalars().first()
+        if holder is None:
+            return None
+        who = getattr(holder, self.queue.decided_by, None) if self.queue.decided_by else None
+        when = getattr(holder, self.queue.decided_at, None) if self.queue.decided_at else None
+        detail = f" by {who}" if who else ""
+        detail += f" at {when:%Y-%m-%d %H:%M} UTC" if isinstance(when, dt.datetime) else ""
+        subject = self.queue.subject_table or "subject"
+        return (f"#{getattr(holder, self.pk.key)} of the same {subject} row ({column} "
+                f"{getattr(row, column)}) was already {action.to}{detail}; only one may be {action.to}")
 
     def _begin_exclusive(self) -> None:
         """SQLite ignores FOR UPDATE: take its write lock before reading the row, so a

@@ -61,9 +61,13 @@ QUEUE_OPTIONS = (
            example='{ reject = { from = ["pending"], to = "rejected", reason = "required" } }'),
     Option("bulk_confirm_over", "int", "Bulk actions on more rows than this require typing the count.",
            default=20),
+    Option("open_states", "str-list", "States in which a row is still undecided: an exclusive action closes "
+           "the subject's other rows in these states.", default="every state an action starts from",
+           example='["pending", "deferred"]'),
 )
 
-_ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str"}
+_ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str",
+                "exclusive": "bool"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,9 @@ class ActionSpec:
     effect: str | None = None
     role: str = "operator"
     label: str | None = None
+    #: At most one row per subject may be in ``to``: the action is refused while another
+    #: row of the same subject is there, naming it (the TMDB queue's apply).
+    exclusive: bool = False
 
     @property
     def title(self) -> str:
@@ -116,6 +123,14 @@ class QueueSpec:
     show: tuple[str, ...] = ()
     links: dict[str, str] = field(default_factory=dict)
     bulk_confirm_over: int = 20
+    open_states_declared: tuple[str, ...] = ()
+
+    @property
+    def open_states(self) -> tuple[str, ...]:
+        """States of an undecided row: declared, else every state an action starts from."""
+        if self.open_states_declared:
+            return self.open_states_declared
+        return tuple(dict.fromkeys(s for a in self.actions.values() for s in a.from_states))
 
     def all_states(self) -> tuple[str, ...]:
         found = list(self.states)
@@ -137,7 +152,7 @@ DEFAULT_QUEUES: dict[str, dict[str, Any]] = {
         "show": ["candidate_title", "candidate_release_date", "candidate_tmdb_id", "match_score", "match_reason"],
         "links": {"candidate_tmdb_id": "https://www.themoviedb.org/movie/{candidate_tmdb_id}"},
         "actions": {
-            "apply": {"from": ["pending", "deferred"], "to": "applied", "label": "Apply",
+            "apply": {"from": ["pending", "deferred"], "to": "applied", "label": "Apply", "exclusive": True,
                       "effect": "queues.effects:apply_tmdb_match"},
             "reject": {"from": ["pending", "deferred"], "to": "rejected", "reason": "required", "label": "Reject"},
             "defer": {"from": ["pending"], "to": "deferred", "reason": "optional", "label": "Defer"},
@@ -164,6 +179,7 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
             effect=raw.get("effect"),
             role=raw.get("role", "operator"),
             label=raw.get("label"),
+            exclusive=raw.get("exclusive") is True,
         )
         for action_name, raw in (entry.get("actions") or {}).items()
         if isinstance(raw, dict)
@@ -189,6 +205,7 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
         show=tuple(entry.get("show", ())),
         links=dict(entry.get("links") or {}),
         bulk_confirm_over=int(entry.get("bulk_confirm_over", 20)),
+        open_states_declared=tuple(entry.get("open_states", ())),
     )
 
 
@@ -272,7 +289,7 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
         if kind is None:
             yield problem("backoffice.E073", declarations, f"{where}.{key}", f"unknown action option '{key}'",
                           table=table, hint=did_you_mean(key, _ACTION_KEYS))
-        elif (kind == "str" and not isinstance(value, str)) or (
+        elif (kind == "str" and not isinstance(value, str)) or (kind == "bool" and not isinstance(value, bool)) or (
                 kind == "str-list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value))):
             yield problem("backoffice.E073", declarations, f"{where}.{key}",
                           f"expected {kind}, got {type(value).__name__} {value!r}", table=table)

@@ -49,7 +49,8 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     )
     declarations = app.extensions.get("backoffice.declarations") or Declarations()
     custom = discover(settings.backoffice_custom_views)
-    for view in build_screens(reflection, declarations, db, custom):
+    owned = app.extensions.get("backoffice.queues.owned")  # queues/ownership.py
+    for view in build_screens(reflection, declarations, db, custom, owned):
         add_view(app, admin, view)
     for queue in queue_specs(declarations, reflection):
         add_view(app, admin, ReviewQueueView(queue, db, reflection))

@@ -64,4 +64,7 @@ class DashboardView(AdminIndexView):
             {"screen": screen, "entry": entry, "count": counts.get(screen, (None, False)), "url": links[screen]}
             for screen, entry in self.reflection.tables.items() if screen in links
         ]
-        return self.render("backoffice/dashboard.html", rows=rows)
+        from audit_hooks.privileges import powers_warning  # the start-up check's finding (audit_hooks/privileges.py)
+
+        return self.render("backoffice/dashboard.html", rows=rows,
+                           audit_warning=powers_warning(current_app.extensions.get("backoffice.audit.powers") or []))

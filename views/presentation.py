@@ -9,6 +9,8 @@ and ``get_export_value`` (formula-safe cells, ``views/cells.py``).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from views.cells import formula_safe
 from views.columns import ColumnPlan, ajax_refs, column_plans, filterable, form_columns, form_overrides, label_for
 from views.display import display_value, formatter, link_targets
@@ -25,6 +27,8 @@ class PresentationPart(RowRendering):
     #: Attribute names never shown anywhere (the file's ``never_show``): left out of
     #: every generated list, filter, form and export.
     never_show: frozenset[str] = frozenset()
+    #: Columns a review queue owns (column name -> why): shown, never edited here.
+    owned_columns: dict[str, str] = {}
     column_plans: list[ColumnPlan]
 
     # -- Flask-Admin hooks -------------------------------------------------------------------
@@ -44,6 +48,13 @@ class PresentationPart(RowRendering):
         attributes, the declarative file) win."""
         entry = self.entry
         plans = [p for p in column_plans(entry) if p.key not in self.never_show]
+        if self.owned_columns:
+            plans = [replace(p, editable=False, reason=self.owned_columns[p.name]) if p.name in self.owned_columns
+                     else p for p in plans]
+            owned_keys = {p.key for p in plans if p.name in self.owned_columns}
+            for option in ("column_editable_list", "form_columns"):
+                if getattr(self, option, None):
+                    setattr(self, option, [c for c in getattr(self, option) if c not in owned_keys])
         self.column_plans = plans
         links = link_targets(entry, model)
         self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}

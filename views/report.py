@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import url_for
+from flask import current_app
 from flask_admin import BaseView, expose
 from werkzeug.routing import BuildError
 
@@ -74,6 +75,8 @@ class SchemaReportView(BaseView):
     @expose("/")
     def index(self):
         rows = build_report(self.reflection)
+        # triggers that write other tables: changes no audit row records (audit_hooks/triggers.py)
+        unaudited = current_app.extensions.get("backoffice.audit.triggers") or {}
         urls = {}
         for row in rows:
             try:
@@ -81,4 +84,4 @@ class SchemaReportView(BaseView):
             except BuildError:  # a relation without a screen in this app
                 urls[row.screen] = None
         return self.render("backoffice/schema_report.html", rows=rows, urls=urls, dialect=self.reflection.dialect,
-                           read_only=sum(1 for r in rows if r.entry.read_only))
+                           read_only=sum(1 for r in rows if r.entry.read_only), unaudited=unaudited)

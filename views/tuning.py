@@ -194,8 +194,12 @@ def finish(view: ReflectedModelView, spec: dict[str, Any]) -> ReflectedModelView
     return view
 
 
-def build_screens(reflection, declarations, db, custom: list[tuple[str, type]]) -> Iterator[ReflectedModelView]:
-    """Every screen, tuned, in menu order (the registration loop of views/__init__.py)."""
+def build_screens(reflection, declarations, db, custom: list[tuple[str, type]],
+                  owned: dict[str, dict[str, str]] | None = None) -> Iterator[ReflectedModelView]:
+    """Every screen, tuned, in menu order (the registration loop of views/__init__.py).
+    ``owned``: per screen, the columns a review queue owns (read-only here, with why)."""
     for planned in plan_screens(reflection, declarations.views, custom):
         cls, kwargs = tuned_class(planned.view_class, planned.entry, planned.spec)
+        if owned and planned.screen in owned:
+            cls = type(cls.__name__, (cls,), {"owned_columns": owned[planned.screen]})
         yield finish(cls(planned.entry, planned.screen, db, **kwargs), planned.spec)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
@@ -30,7 +30,7 @@ from sqlalchemy import inspect as sa_inspect
 from wtforms import HiddenField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from audit_hooks import AuditError, audit_action
+from audit_hooks import AuditError, audit_action, delete_preview
 from audit_hooks.collector import entity_id
 from backoffice.core.access import current_operator
 from backoffice.web.csrf import SecureForm
@@ -135,8 +135,10 @@ class WritesPart:
         elif request.method == "POST" and not models:
             flash("None of the selected records exists any more.", "error")
             status = 422
+        cascade = self.cascade_of(models)
         return self.render("backoffice/audit/bulk_delete.html", form=form, models=models, ids=ids,
-                           return_url=return_url, row_ids=[self._entity_id(m) for m in models]), status
+                           return_url=return_url, row_ids=[self._entity_id(m) for m in models],
+                           cascade=cascade), status
 
     def _delete_all(self, models, reason: str | None) -> bool:
         session = db_session(self)
@@ -157,6 +159,10 @@ class WritesPart:
         for model in models:
             self.after_model_delete(model)
         return True
+
+    def cascade_of(self, models):
+        """What the database will also delete or change when ``models`` are deleted (read only)."""
+        return delete_preview(db_session(self), list(models), current_app.extensions["backoffice.reflection"])
 
     # -- the trail ---------------------------------------------------------------------------
 

@@ -7,9 +7,11 @@ upgrade changes it. Nothing else in the project may touch a library's ``_private
 """
 from __future__ import annotations
 
+from typing import Any
+
 from werkzeug.routing import Rule
 
-__all__ = ["LazyBuildRule"]
+__all__ = ["LazyBuildRule", "session_is_flushing", "update_values"]
 
 
 class LazyBuildRule(Rule):
@@ -37,3 +39,27 @@ class LazyBuildRule(Rule):
             return compiled(rule, **values)
 
         return build
+
+
+
+
+# -- audit pipeline (audit_hooks) ------------------------------------------------------------
+
+def session_is_flushing(session: Any) -> bool:
+    """True while ``session`` (a SQLAlchemy ORM Session) is inside ``flush()``.
+
+    Relies on ``Session._flushing``. The audit guard lets DML reach a reflected table
+    only while the application's session flushes (the collector audits that flush);
+    SQLAlchemy offers no public flag for it.
+    """
+    return bool(session._flushing)
+
+
+def update_values(statement: Any) -> dict:
+    """The ``SET`` clause of a Core/ORM ``update()`` construct (column or name -> value).
+
+    Relies on ``ValuesBase._values``. The collector refuses a bulk UPDATE of a primary
+    key (it could not audit the row under its old and new key); the construct exposes
+    its values only through this attribute. ``{}`` for ``delete()``.
+    """
+    return dict(getattr(statement, "_values", None) or {})

@@ -6,6 +6,7 @@ value together; nothing else in the code base reads ``os.environ``.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -17,7 +18,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url"]
+__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url", "signing_key",
+           "MIN_SIGNING_KEY"]
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,35 @@ def normalise_database_url(text: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+#: Shortest signing key accepted: 32 characters (e.g. ``secrets.token_urlsafe(32)`` gives 43).
+MIN_SIGNING_KEY = 32
+
+
+def _key_id(key: str) -> str:
+    # A stable, short name for a key given without one; a fingerprint, not the key.
+    return "k" + hashlib.sha256(b"backoffice-audit-key-id:" + key.encode()).hexdigest()[:8]
+
+
+def signing_key(text: str) -> tuple[str, str]:
+    """``kid:key`` or a bare key (its id is then derived from it) -> (kid, key)."""
+    text = text.strip()
+    kid, sep, rest = text.partition(":")
+    if sep and _KEY_ID.fullmatch(kid) and len(rest) >= MIN_SIGNING_KEY:
+        return kid, rest
+    if len(text) < MIN_SIGNING_KEY:
+        raise ValueError(f"a key of at least {MIN_SIGNING_KEY} characters, optionally as kid:key "
+                         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
+    return _key_id(text), text
+
+
+def _signing_keys(text: str) -> tuple[tuple[str, str], ...]:
+    keys = tuple(signing_key(part) for part in text.split(",") if part.strip())
+    if len({kid for kid, _ in keys}) != len(keys):
+        raise ValueError("keys with distinct ids")
+    return keys
+
+
 def _storage_uri(text: str) -> str:
     scheme = text.split("://", 1)[0] if "://" in text else ""
     if scheme not in ("memory", "redis", "rediss", "redis+unix"):
@@ -146,6 +177,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKOFFICE_AUDIT_HOOKS", "", _names, "Extra audit hooks as dotted paths, comma separated"),
     Setting("BACKOFFICE_CUSTOM_VIEWS", "", _module_paths,
             "Modules of custom screens outside views/custom/, dotted paths, comma separated"),
+    Setting("AUDIT_SIGNING_KEY", None, signing_key,
+            "Keys the audit chain's MAC (kid:key or key, >= 32 characters); kept outside the database. "
+            "Unset: a key generated once into the instance folder (warning logged)"),
+    Setting("AUDIT_SIGNING_KEYS_OLD", "", _signing_keys,
+            "Retired signing keys (kid:key, comma separated): rows they signed still verify"),
+    Setting("AUDIT_CHECKPOINT_FILE", None, _text,
+            "Signed checkpoints of the audit chain are appended here (default instance/audit-checkpoints.jsonl)"),
+    Setting("AUDIT_CHECKPOINT_EVERY", "100", _integer(0),
+            "A signed checkpoint every this many audit rows (0 = only `backoffice audit-checkpoint`)"),
+    Setting("AUDIT_LOCK_TIMEOUT_MS", "10000", _integer(0),
+            "Longest wait for the audit chain's lock before a write is refused (0 = no limit)"),
     Setting("LOG_LEVEL", "INFO", lambda t: _choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
 )
 
@@ -182,6 +224,11 @@ class Settings:
     statement_timeout_ms: int = 5000
     backoffice_audit_hooks: tuple[str, ...] = ()
     backoffice_custom_views: tuple[str, ...] = ()
+    audit_signing_key: tuple[str, str] | None = field(default=None, repr=False)
+    audit_signing_keys_old: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    audit_checkpoint_file: str | None = None
+    audit_checkpoint_every: int = 100
+    audit_lock_timeout_ms: int = 10000
     log_level: str = "INFO"
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
@@ -224,7 +271,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[setting.name.lower()] = setting.convert(raw)
         except ValueError as exc:
-            shown = "<hidden>" if "PASSWORD" in setting.name or "SECRET" in setting.name else repr(raw)
+            shown = "<hidden>" if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY")) else repr(raw)
             problems.append(f"{setting.name}={shown} is not valid: expected {exc}")
     if bool(values.get("operator_auth_username")) != bool(values.get("operator_auth_password")):
         problems.append(
