@@ -134,6 +134,7 @@ class AccountBook:
         self._key = secrets.token_bytes(32)
         self._cache: dict[bytes, tuple[float, Operator]] = {}
         self._lock = threading.Lock()
+        self._running: dict[bytes, threading.Event] = {}
         self.cache_seconds = cache_seconds
         methods = dict.fromkeys(hash_method(a.secret) for a in accounts)
         #: Every method checked on each attempt, each with a placeholder that matches no password.
@@ -153,14 +154,38 @@ class AccountBook:
             return None
         # Length-prefixed so ("ab", "c") and ("a", "bc") never share a key.
         key = _digest(self._key, f"{len(username)}:{username}{password}")
-        now = time.monotonic()
+        cached = self._cached(key)
+        if cached is not None:
+            return cached
+        # One derivation at a time per credentials: a browser (or a load balancer's pool) that
+        # opens several connections at once with the same password pays for it once, not once
+        # per connection. A failure is never cached, so each waiter then checks for itself.
+        with self._lock:
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = threading.Event()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            running.wait()
+            cached = self._cached(key)
+            if cached is not None:
+                return cached
+            return self._verify(username, password)
+        try:
+            operator = self._verify(username, password)
+            if operator is not None and self.cache_seconds > 0:
+                self._remember(key, time.monotonic() + self.cache_seconds, operator)
+            return operator
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
+            running.set()
+
+    def _cached(self, key: bytes) -> Operator | None:
         cached = self._cache.get(key)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        operator = self._verify(username, password)
-        if operator is not None and self.cache_seconds > 0:
-            self._remember(key, now + self.cache_seconds, operator)
-        return operator
+        return cached[1] if cached is not None and cached[0] > time.monotonic() else None
 
     def _verify(self, username: str, password: str) -> Operator | None:
         account = self._accounts.get(username)
