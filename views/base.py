@@ -18,6 +18,7 @@ from views.concurrency import ConcurrencyMixin
 from views.indexed import IndexedDefaultsMixin
 from views.listing import ListingMixin
 from views.ux import OperatorUxMixin
+from views.export import StreamingExportMixin
 from views.safety import ExportSafetyMixin, FormRefusalMixin
 from views.startup import ClassActionsMixin
 
@@ -33,8 +34,8 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 class ReflectedModelView(OperatorUxMixin, ModelRoleMixin, FormRefusalMixin, ConcurrencyMixin, AuditedViewMixin,
-                         ExportSafetyMixin, IndexedDefaultsMixin, ListingMixin, ColumnsMixin, ClassActionsMixin,
-                         ModelView):
+                         StreamingExportMixin, ExportSafetyMixin, IndexedDefaultsMixin, ListingMixin, ColumnsMixin,
+                         ClassActionsMixin, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,
