@@ -24,7 +24,12 @@ from typing import Any
 from flask import Response, current_app, request, stream_with_context
 from werkzeug.utils import secure_filename
 
+from sqlalchemy.orm import ColumnProperty
+
 from audit_hooks.changeset import ChangeSet, RowChange
+
+from views.display import display_value
+from views.safety import ExportSafetyMixin, neutralise_cell
 
 __all__ = ["StreamingExportMixin", "ExportEvent", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
 
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 64 * 1024
 #: Rows fetched from the database per round trip.
 BATCH_ROWS = 2000
+_UNSEEN = object()
 #: The audit action of an export.
 EXPORT_ACTION = "export"
 
@@ -129,18 +135,57 @@ class StreamingExportMixin:
         _count, query = self.get_list(0, sort[0] if sort is not None else None, args.sort_desc, args.search,
                                       args.filters, execute=False, page_size=0)
         # yield_per: batches from a server-side cursor, and no eager loads piling up per row.
-        query = query.enable_eagerloads(False).yield_per(BATCH_ROWS)
+        query = query.enable_eagerloads(False)
         columns = [name for name, _label in self._export_columns]
-        value = self.get_export_value
-
-        def rows() -> Iterator[list]:
-            for model in query:
-                yield [value(model, name) for name in columns]
+        plain = self._plain_columns(columns)
+        if plain is not None:
+            rows = self._plain_rows(query.with_entities(*plain).yield_per(BATCH_ROWS), columns)
+        else:
+            rows = self._model_rows(query.yield_per(BATCH_ROWS), columns)
 
         event = ExportEvent(table=self.entry.qualified_name, screen=self.screen,
                             narrowing=self._export_narrowing(args))
-        return stream_csv([label for _name, label in self._export_columns], rows(),
+        return stream_csv([label for _name, label in self._export_columns], rows,
                           filename=self.get_export_name("csv"), event=event, cell=_text)
+
+    def _model_rows(self, query, columns: list[str]) -> Iterator[list]:
+        value = self.get_export_value
+        for model in query:
+            yield [value(model, name) for name in columns]
+
+    def _plain_columns(self, columns: list[str]) -> list | None:
+        """The mapped column attributes when every cell is a column value the screen does not
+        format itself; then rows are read as tuples, not models (several times faster)."""
+        if type(self).get_export_value is not ExportSafetyMixin.get_export_value:
+            return None  # a custom class shapes its cells: every cell goes through it
+        formatters, choices = self.column_formatters_export or {}, self.column_choices or {}
+        categories = getattr(self, "export_categories", {})  # cells the generated formatters shape
+        attributes = []
+        for name in columns:
+            attribute = getattr(self.model, name, None) if isinstance(name, str) else None
+            if (name in formatters and name not in categories) or name in choices or \
+                    not isinstance(getattr(attribute, "property", None), ColumnProperty):
+                return None
+            attributes.append(attribute)
+        return attributes
+
+    def _plain_rows(self, query, columns: list[str]) -> Iterator[list]:
+        """Cells exactly as :meth:`get_export_value` makes them: type formatters, then formula safety."""
+        type_formatters = list((self.column_type_formatters_export or {}).items())
+        categories = getattr(self, "export_categories", {})
+        shaped = [categories.get(name) for name in columns]
+        chosen: dict[type, Any] = {}
+        for row in query:
+            cells = []
+            for name, category, value in zip(columns, shaped, row):
+                if category is not None:
+                    value = display_value(value, category, None)
+                kind = type(value)
+                formatter = chosen.get(kind, _UNSEEN)
+                if formatter is _UNSEEN:
+                    formatter = chosen[kind] = next((f for t, f in type_formatters if isinstance(value, t)), None)
+                cells.append(neutralise_cell(value if formatter is None else formatter(self, value, name)))
+            yield cells
 
     def _export_narrowing(self, args) -> dict[str, Any]:
         """The search, filters and sort of this export, as an auditor reads them."""
