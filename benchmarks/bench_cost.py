@@ -53,7 +53,7 @@ def _median_ms(call, runs: int) -> tuple[float, float]:
 
 
 def _row(label: str, ours: float, base: float | None, unit: str = "ms", base_label: str = "") -> None:
-    ratio = f"{ours / base:6.2f}x" if base else "       "
+    ratio = f"{ours / base:6.2f}x" if base and base_label != "p95" else "       "
     shown = f"{base:10.1f} {unit}" if base is not None else " " * 13
     print(f"  {label:<52} {ours:10.1f} {unit}  {base_label:<22}{shown}  {ratio}")
 
