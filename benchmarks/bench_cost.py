@@ -70,7 +70,7 @@ def _plain_sql(engine) -> float:
 
 
 def health(engine, runs: int) -> None:
-    from backoffice.app import create_app
+    from console.app import create_app
     from backoffice.catalog import catalog_health
     from backoffice.indexes import advice_for
     from backoffice.indexes.work import create

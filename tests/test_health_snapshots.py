@@ -121,7 +121,7 @@ def _slow_config() -> str:
 def _store_process(db_url: str, tmp_path) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": db_url, "LOG_LEVEL": "ERROR", "SECRET_KEY": "x",
            "PYTHONPATH": ROOT}
-    return subprocess.Popen([sys.executable, "-m", "backoffice.cli", "catalog-health", "--store", "--json"],
+    return subprocess.Popen([sys.executable, "-m", "console.cli", "catalog-health", "--store", "--json"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -11,7 +11,7 @@ import psycopg2.errors
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from backoffice.cli import main
+from console.cli import main
 from backoffice.demo.schema import HEALTH_INDEXES
 
 from tests.conftest import outside_sql
