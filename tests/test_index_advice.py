@@ -18,7 +18,7 @@ from tests.conftest import outside_sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)]
 
-DEMO_CONFIG = str(Path(__file__).resolve().parent.parent / "examples" / "demo.toml")
+DEMO_CONFIG = str(Path(__file__).resolve().parent.parent / "backoffice" / "demo" / "demo.toml")
 #: Tables of 1,500 rows or more in the test catalog: movies, movie_credits, movie_genres, movie_keywords.
 MIN_ROWS = "1500"
 #: What the demo file's screens and the default health checks need there and the
