@@ -21,12 +21,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Response, current_app, request, stream_with_context
+from flask import Response, current_app, flash, redirect, request, stream_with_context
+from flask_admin import expose
+from flask_admin.babel import gettext
+from flask_admin.helpers import get_redirect_target
 from werkzeug.utils import secure_filename
 
 from sqlalchemy.orm import ColumnProperty
 
 from audit_hooks.changeset import ChangeSet, RowChange
+from backoffice.core.internals import column_by_index, export_columns, list_arguments, list_filter
 
 from views.display import display_value
 from views.safety import ExportSafetyMixin, neutralise_cell
@@ -127,16 +131,27 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename
 
 
 class StreamingExportMixin:
-    """Mixin for :class:`~views.base.ReflectedModelView`: owns Flask-Admin's ``_export_csv``."""
+    """Mixin for :class:`~views.base.ReflectedModelView`: owns the list's export route."""
 
-    def _export_csv(self, return_url):
-        args = self._get_list_extra_args()
-        sort = self._get_column_by_idx(args.sort)
+    @expose("/export/<export_type>/")
+    def export(self, export_type: str):
+        if export_type != "csv":  # other formats (tablib) keep Flask-Admin's bounded export
+            return super().export(export_type)
+        if not self.can_export or export_type not in self.export_types:
+            flash(gettext("Permission denied."), "error")
+            return redirect(get_redirect_target() or self.get_url(".index_view"))
+        return self.stream_export()
+
+    def stream_export(self):
+        """The whole narrowed list as a streamed CSV, recorded as an export event."""
+        args = list_arguments(self)
+        sort = column_by_index(self, args.sort)
         _count, query = self.get_list(0, sort[0] if sort is not None else None, args.sort_desc, args.search,
                                       args.filters, execute=False, page_size=0)
         # yield_per: batches from a server-side cursor, and no eager loads piling up per row.
         query = query.enable_eagerloads(False)
-        columns = [name for name, _label in self._export_columns]
+        exported = export_columns(self)
+        columns = [name for name, _label in exported]
         plain = self._plain_columns(columns)
         if plain is not None:
             rows = self._plain_rows(query.with_entities(*plain).yield_per(BATCH_ROWS), columns)
@@ -145,7 +160,7 @@ class StreamingExportMixin:
 
         event = ExportEvent(table=self.entry.qualified_name, screen=self.screen,
                             narrowing=self._export_narrowing(args))
-        return stream_csv([label for _name, label in self._export_columns], rows,
+        return stream_csv([label for _name, label in exported], rows,
                           filename=self.get_export_name("csv"), event=event, cell=_text)
 
     def _model_rows(self, query, columns: list[str]) -> Iterator[list]:
@@ -191,11 +206,11 @@ class StreamingExportMixin:
         """The search, filters and sort of this export, as an auditor reads them."""
         filters = []
         for index, _name, value in args.filters or ():
-            flt = self._filters[index]
+            flt = list_filter(self, index)
             filters.append({"column": str(getattr(flt, "column", None).key if getattr(flt, "column", None)
                                           is not None else flt.name),
                             "operation": str(flt.operation()), "value": value})
-        sort = self._get_column_by_idx(args.sort)
+        sort = column_by_index(self, args.sort)
         return {"search": args.search or None, "filters": filters,
                 "sort": None if sort is None else ("-" if args.sort_desc else "") + str(sort[0]),
                 "url": request.full_path[:500]}

@@ -28,7 +28,8 @@ from sqlalchemy.dialects import postgresql
 
 from backoffice.catalog.checks import parse_key
 
-__all__ = ["Need", "ExistingIndex", "collect_needs", "existing_indexes", "missing", "table_rows", "MIN_ROWS"]
+__all__ = ["Need", "ExistingIndex", "TableAdvice", "collect_needs", "existing_indexes", "missing", "table_rows",
+           "quote_name", "MIN_ROWS"]
 
 #: Tables with fewer (estimated) rows get no advice: the list pages count them exactly.
 MIN_ROWS = 100_000
@@ -37,7 +38,7 @@ _EXPRESSIONS = {"lower": "lower({})", "upper": "upper({})", "trim": "TRIM(BOTH F
                 "year": "EXTRACT(year FROM {})"}
 
 
-def _q(name: str) -> str:
+def quote_name(name: str) -> str:
     return _PG.identifier_preparer.quote(name)
 
 
@@ -78,20 +79,20 @@ class Need:
 
     def statement(self) -> str:
         """The exact ``CREATE INDEX CONCURRENTLY`` statement."""
-        target = (f"{_q(self.entry.schema)}." if self.entry.schema else "") + _q(self.entry.name)
+        target = (f"{quote_name(self.entry.schema)}." if self.entry.schema else "") + quote_name(self.entry.name)
         if self.kind == "trigram":
-            body = f"USING gin ({_q(self.keys[0])} gin_trgm_ops)"
+            body = f"USING gin ({quote_name(self.keys[0])} gin_trgm_ops)"
         elif self.kind == "fulltext":
-            body = f"USING gin ({_q(self.keys[0])})"
+            body = f"USING gin ({quote_name(self.keys[0])})"
         elif self.kind == "expression":
             body = "(" + ", ".join(f"({k})" for k in self.keys) + ")"
         else:
-            body = "(" + ", ".join(_q(k) for k in self.keys) + ")"
+            body = "(" + ", ".join(quote_name(k) for k in self.keys) + ")"
         if self.include:
-            body += " INCLUDE (" + ", ".join(_q(c) for c in self.include) + ")"
+            body += " INCLUDE (" + ", ".join(quote_name(c) for c in self.include) + ")"
         if self.where:
             body += f" WHERE {self.where}"
-        return f"CREATE INDEX CONCURRENTLY {_q(self.name)} ON {target} {body}"
+        return f"CREATE INDEX CONCURRENTLY {quote_name(self.name)} ON {target} {body}"
 
     @property
     def needs_trigram(self) -> bool:
@@ -208,17 +209,17 @@ def collect_needs(reflection: Any, declarations: Any, checks: list[Any]) -> list
             keys, raw = [], []
             for key in check.key:
                 functions, column = parse_key(key)
-                expression = _q(column)
+                expression = quote_name(column)
                 for function in functions:
                     expression = _EXPRESSIONS[function].format(expression)
                 keys.append(expression)
                 raw.append(column)
             raw = list(dict.fromkeys(raw))
-            if all(k == _q(c) for k, c in zip(keys, raw)) and len(keys) == 1:
+            if all(k == quote_name(c) for k, c in zip(keys, raw)) and len(keys) == 1:
                 needs.append(Need(entry, "btree", (raw[0],), f"health check {check.name} (duplicates)",
                                   check=check.name, column=raw[0]))
                 continue
-            where = " AND ".join(f"{_q(c)} IS NOT NULL" for c in raw)
+            where = " AND ".join(f"{quote_name(c)} IS NOT NULL" for c in raw)
             needs.append(Need(entry, "expression", tuple(keys), f"health check {check.name} (duplicate groups)",
                               where=where, include=tuple(raw), check=check.name, words="_".join(raw)))
         elif check.kind == "coverage" and check.via:
@@ -242,8 +243,8 @@ def collect_needs(reflection: Any, declarations: Any, checks: list[Any]) -> list
 def _condition(name: str, value: Any) -> str:
     if isinstance(value, tuple):
         values = ", ".join(_literal(v) for v in value)
-        return f"{_q(name)} IN ({values})"
-    return f"{_q(name)} = {_literal(value)}"
+        return f"{quote_name(name)} IN ({values})"
+    return f"{quote_name(name)} = {_literal(value)}"
 
 
 def _literal(value: Any) -> str:
@@ -252,7 +253,7 @@ def _literal(value: Any) -> str:
 
 def table_rows(conn: Connection, entry: Any) -> int:
     """The planner's row estimate (``pg_class.reltuples``; -1 when never analysed: counted)."""
-    name = (f"{_q(entry.schema)}." if entry.schema else "") + _q(entry.name)
+    name = (f"{quote_name(entry.schema)}." if entry.schema else "") + quote_name(entry.name)
     estimate = conn.execute(text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:n)"), {"n": name}).scalar()
     if estimate is None or estimate < 0:
         return int(conn.execute(text(f"SELECT count(*) FROM {name}")).scalar() or 0)
@@ -272,7 +273,7 @@ WHERE i.indrelid = to_regclass(:table)
 
 
 def existing_indexes(conn: Connection, entry: Any) -> list[ExistingIndex]:
-    name = (f"{_q(entry.schema)}." if entry.schema else "") + _q(entry.name)
+    name = (f"{quote_name(entry.schema)}." if entry.schema else "") + quote_name(entry.name)
     return [ExistingIndex(r.name, r.method, r.valid, list(r.keys), list(r.opclasses), r.predicate)
             for r in conn.execute(_INDEXES, {"table": name})]
 

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from backoffice.catalog.runner import is_timeout, read_only, run_checks
-from backoffice.indexes.advice import Need, _q
+from backoffice.indexes.advice import Need, quote_name
 
 __all__ = ["measure", "create", "PROGRESS"]
 
@@ -32,9 +32,9 @@ _NOWHERE = "qzxjv"
 
 def _statement(need: Need) -> str:
     entry = need.entry
-    target = (f"{_q(entry.schema)}." if entry.schema else "") + _q(entry.name)
-    column = _q(need.keys[0])
-    pk = ", ".join(_q(c.name) for c in entry.table.primary_key.columns) or column
+    target = (f"{quote_name(entry.schema)}." if entry.schema else "") + quote_name(entry.name)
+    column = quote_name(need.keys[0])
+    pk = ", ".join(quote_name(c.name) for c in entry.table.primary_key.columns) or column
     if need.kind == "trigram":
         return f"SELECT * FROM {target} WHERE {column} ILIKE :nowhere ORDER BY {pk} LIMIT 51"
     if need.kind == "fulltext":
@@ -71,7 +71,7 @@ def create(engine: Engine, need: Need, *, report: Callable[[str], None], poll_se
                                     "WHERE c.relname = :n AND NOT i.indisvalid"), {"n": need.name}).first()
         if invalid:  # left by an interrupted CREATE INDEX CONCURRENTLY: it serves nothing
             report(f"  dropping the invalid index {need.name} left by an earlier attempt")
-            conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY {_q(need.name)}")
+            conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY {quote_name(need.name)}")
         pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
         done = threading.Event()
         watcher = threading.Thread(target=_watch, args=(engine, pid, done, report, poll_seconds), daemon=True)
