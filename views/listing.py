@@ -100,7 +100,7 @@ class ListingMixin(RowActionsMixin):
     size_cache_seconds: float = 300.0
     #: Flask-Admin must never count by itself: this mixin does, by strategy.
     simple_list_pager = True
-    #: Export loads rows into memory: keep a worker's memory bounded.
+    #: Only a non-CSV export (none is offered by default) still loads rows; CSV streams (views/export.py).
     export_max_rows = 10_000
 
     def __init__(self, *args, **kwargs):
