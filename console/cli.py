@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 import audit_hooks.cli
 import backoffice.auth.cli
 import backoffice.catalog.cli
+import backoffice.indexes
 import views.pages
 import views.scaffold
 from console.app import console_rules, create_app
@@ -181,6 +182,7 @@ def _safe_url(url: str) -> str:
 backoffice.auth.cli.register_commands(main)
 audit_hooks.cli.register_commands(main)
 backoffice.catalog.cli.register_commands(main)
+backoffice.indexes.register_commands(main)
 views.scaffold.register_commands(main, lambda: console_rules().json_schema())
 
 if __name__ == "__main__":  # pragma: no cover

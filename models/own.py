@@ -1,11 +1,11 @@
 """The console's own tables. Prefixed ``backoffice_``; never shown as generic screens."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
 from sqlalchemy import Engine
 
-__all__ = ["own_metadata", "audit_events", "submissions", "init_db", "OWN_PREFIX", "APPEND_ONLY_TRIGGER",
-           "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
+__all__ = ["own_metadata", "audit_events", "submissions", "health_snapshots", "init_db", "OWN_PREFIX",
+           "APPEND_ONLY_TRIGGER", "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
 
 OWN_PREFIX = "backoffice_"
 own_metadata = MetaData()
@@ -42,6 +42,22 @@ submissions = Table(
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),
     Column("screen", String(300), nullable=False),
+)
+
+
+# -- catalog-health snapshots (backoffice/catalog/snapshot.py) -------------------------
+#: One row per stored report: computed once by whichever process holds the row's
+#: refresh claim, read by every worker and instance. The console's own state, not
+#: audited data: a snapshot is a cache of figures, rewritten at every refresh.
+health_snapshots = Table(
+    "backoffice_health_snapshots", own_metadata,
+    Column("name", String(100), primary_key=True),
+    Column("fingerprint", String(64)),  # of the checks and options that produced the report
+    Column("computed_at", DateTime(timezone=True)),
+    Column("seconds", Float),
+    Column("report", Text),  # the report as JSON
+    Column("refreshing_since", DateTime(timezone=True)),  # the claim: set while a refresh runs
+    Column("refreshing_by", String(200)),
 )
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, delete, event, update
 from sqlalchemy.orm import Session, registry
 from werkzeug.routing import Map, Rule
 
+from backoffice.core import internals
 from backoffice.core.internals import LazyBuildRule, session_is_flushing, update_values
+from views.names import views_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,3 +95,30 @@ def test_update_values_gives_the_set_clause_of_an_update():
     values = update_values(update(table).where(table.c.id == 1).values(name="n", id=2))
     assert {getattr(k, "key", k) for k in values} == {"name", "id"}
     assert update_values(delete(table).where(table.c.id == 1)) == {}
+
+
+
+@pytest.fixture
+def movies(app):
+    return next(v for v in views_of(app) if getattr(v, "screen", None) == "movies")
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_list_arguments_and_the_sort_column_they_name(app, movies):
+    index = next(i for i, f in enumerate(movies._filters) if f.column.key == "id" and f.operation() == "greater than")
+    with app.test_request_context(f"/admin/movies/?search=harbor&sort=0&desc=1&flt0_{index}=5"):
+        args = internals.list_arguments(movies)
+        assert args.search == "harbor" and args.sort == 0 and args.sort_desc
+        assert [(i, v) for i, _name, v in args.filters] == [(index, "5")]
+        name, label = internals.column_by_index(movies, args.sort)
+        assert name == "id" and label
+        assert internals.column_by_index(movies, None) is None
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_export_columns_and_list_filters(app, movies):
+    columns = internals.export_columns(movies)
+    assert [name for name, _label in columns][:4] == ["id", "tmdb_id", "imdb_id", "title"]
+    assert all(isinstance(label, str) for _name, label in columns)
+    flt = internals.list_filter(movies, 0)
+    assert flt.column is not None and str(flt.operation())

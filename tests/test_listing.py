@@ -177,14 +177,6 @@ def test_shown_count_wording():
     assert str(ShownCount(1234)) == "1,234"
 
 
-def test_export_is_capped(app, client):
-    view = tune(app, "movies", export_max_rows=25)
-    response = client.get("/admin/movies/export/csv/")
-    assert response.status_code == 200
-    assert len(response.get_data(as_text=True).strip().splitlines()) == 26  # header + capped rows
-    assert view.export_max_rows == 25
-
-
 def test_declared_strategy_overrides_auto_on_a_large_table(app, client, demo_counts):
     tune(app, "movies", exact_count_limit=500, count_strategy="exact")
     assert f"List ({demo_counts.movies:,})" in page(client, "/admin/movies/")

@@ -30,6 +30,7 @@ from backoffice.web.csrf import SecureForm
 from models.reflection import ReflectedTable
 
 from views.access import AccessPart
+from views.export import StreamingExportMixin
 from views.forms import FormsPart
 from views.names import endpoint_for, screen_url
 from views.presentation import PresentationPart
@@ -49,10 +50,11 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 #: The parts of every generated screen, as its bases list them.
-PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart)
+PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin)
 
 
-class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, ModelView):
+class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin,
+                         ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

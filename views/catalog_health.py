@@ -2,8 +2,12 @@
 
 Read-only by construction: every query runs through :mod:`backoffice.catalog` in a
 read-only transaction, and the only form on these pages is "refresh" (a POST with
-CSRF that recomputes the cached figures; it changes no data, but it costs the
-database a full run, so a cross-site GET must not be able to trigger it).
+CSRF that recomputes the figures; it changes no data, but it costs the database a
+full run, so a cross-site GET must not be able to trigger it).
+
+The figures are the stored snapshot every worker and instance shares: the pages say
+how old they are and whether a refresh is running, and never compute them in the
+request (a refresh runs in a background thread; see :mod:`backoffice.catalog`).
 """
 from __future__ import annotations
 
@@ -44,21 +48,35 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
         kwargs.setdefault("url", "/admin/catalog-health")
         super().__init__(**kwargs)
 
+    def _snapshot(self):
+        if self.service.store is None:  # snapshots unavailable: this process's own figures
+            report = self.service.report()
+            return report, None
+        snapshot = self.service.current()
+        return snapshot.report, snapshot
+
+    def _computing(self, snapshot):
+        return self.render("backoffice/catalog_health/computing.html", snapshot=snapshot)
+
     @expose("/")
     def index(self):
-        report = self.service.report()
+        report, snapshot = self._snapshot()
+        if report is None:
+            return self._computing(snapshot)
         groups: dict[str, list] = {}
         for result in report.results:
             groups.setdefault(result.check.group, []).append(result)
         return self.render("backoffice/catalog_health/overview.html", report=report, groups=groups,
-                           row_url=self._row_url, sample_limit=self.service.sample_limit)
+                           row_url=self._row_url, sample_limit=self.service.sample_limit, snapshot=snapshot)
 
     @expose("/check/<check>/")
     def detail(self, check: str):
         name = check
         if name not in self.service.checks:
             return error_response(404, "No such check", f"There is no catalog-health check named '{name}'.")
-        report = self.service.report()
+        report, snapshot = self._snapshot()
+        if report is None or report.get(name) is None:
+            return self._computing(snapshot)
         result = report.get(name)
         page = request.args.get("page", 1, type=int) or 1
         rows, problem = [], None
@@ -70,7 +88,7 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
         pages = max(1, -(-((result.groups if result.check.kind == "duplicates" else result.count) or 0) // PAGE_SIZE))
         q = self.service.queries(name)
         return self.render("backoffice/catalog_health/detail.html", report=report, result=result, rows=rows,
-                           problem=problem, page=min(max(page, 1), pages), pages=pages,
+                           problem=problem, page=min(max(page, 1), pages), pages=pages, snapshot=snapshot,
                            columns=[c.name for c in q.display_columns()],
                            link_for=lambda row: self._row_url(q.check.table, tuple(row[c.name] for c in q.pk)))
 
@@ -103,8 +121,19 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
 
     @expose("/refresh", methods=("POST",))
     def refresh(self):
-        report = self.service.report(refresh=True)
-        flash(_refreshed_message(report), "success")
+        if self.service.store is None:
+            flash(_refreshed_message(self.service.report(refresh=True)), "success")
+        else:
+            # In the background: a large catalog takes longer than a request may. A short
+            # wait still lets a small one answer with its new figures straight away.
+            self.service.refresh_in_background()
+            if self.service.join(self.service.wait_seconds):
+                snapshot = self.service.current(wait=0)
+                flash(_refreshed_message(snapshot.report) if snapshot.report else "The refresh did not finish.",
+                      "success" if snapshot.report else "error")
+            else:
+                flash("Refreshing in the background; this page shows the previous figures until it is done.",
+                      "info")
         name = request.form.get("check")
         if name in self.service.checks:
             return redirect(url_for(".detail", check=name))

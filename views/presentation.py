@@ -81,6 +81,8 @@ class PresentationPart(RowRendering):
         if self.column_formatters_export is None:
             self.column_formatters_export = {
                 p.key: (lambda _v, _c, m, _n, p=p: display_value(getattr(m, p.key), p.category, None)) for p in plans}
+            # The streaming export applies the same display_value to rows read as tuples (views/export.py).
+            self.export_categories = {p.key: p.category for p in plans}
         if self.column_filters is None:
             self.column_filters = filterable(plans, entry, self.filter_converter)
         if not entry.read_only and self.form_columns is None:

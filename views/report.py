@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import url_for
-from flask import current_app
+from flask import current_app, url_for
 from flask_admin import BaseView, expose
 from werkzeug.routing import BuildError
 
+from backoffice.indexes import MIN_ROWS, advice_for
 from models.reflection import Reflection, ReflectedTable
 
 from views.columns import ColumnPlan, column_plans
@@ -66,6 +66,8 @@ class SchemaReportView(BaseView):
     """/admin/schema-report/: what the console made of the schema, and why."""
 
     view_role = "viewer"
+    #: Tables with fewer rows get no index advice (the console's "large table" limit).
+    index_min_rows: int = MIN_ROWS
 
     def __init__(self, reflection: Reflection):
         super().__init__(name="Reflection report", category="Schema", endpoint="schema_report",
@@ -84,4 +86,6 @@ class SchemaReportView(BaseView):
             except BuildError:  # a relation without a screen in this app
                 urls[row.screen] = None
         return self.render("backoffice/schema_report.html", rows=rows, urls=urls, dialect=self.reflection.dialect,
-                           read_only=sum(1 for r in rows if r.entry.read_only), unaudited=unaudited)
+                           read_only=sum(1 for r in rows if r.entry.read_only), unaudited=unaudited,
+                           index_advice=advice_for(current_app, min_rows=self.index_min_rows),
+                           index_min_rows=self.index_min_rows)

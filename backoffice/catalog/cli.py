@@ -45,9 +45,12 @@ def parse_threshold(text: str) -> tuple[str, float]:
 @click.option("--fail-over", "fail_over", multiple=True, metavar="NAME=SHARE",
               help="Exit 1 when NAME affects more than SHARE of its table (0.05 or 5%); repeatable.")
 @click.option("--max-share", metavar="SHARE", help="Exit 1 when any check affects more than SHARE.")
+@click.option("--store", is_flag=True,
+              help="Store the report as the snapshot every page and instance serves (for cron). When another "
+                   "process is computing it right now, wait for its report instead of computing again.")
 @with_appcontext
 def catalog_health_command(as_json: bool, names: tuple[str, ...], fail_over: tuple[str, ...],
-                           max_share: str | None) -> None:
+                           max_share: str | None, store: bool) -> None:
     """Compute the catalog-health checks (the queries of /admin/catalog-health/)."""
     thresholds = dict(parse_threshold(t) for t in fail_over)
     limit = parse_share(max_share) if max_share is not None else None
@@ -56,7 +59,20 @@ def catalog_health_command(as_json: bool, names: tuple[str, ...], fail_over: tup
         if name not in service.checks:
             raise click.BadParameter(f"unknown check '{name}'; known: {', '.join(service.checks) or 'none'}",
                                      param_hint="--check / --fail-over")
-    report = service.report(list(names) or None, cached=False)
+    stored_by = None
+    if store:
+        if names:
+            raise click.BadParameter("--store keeps the whole report: leave out --check", param_hint="--store")
+        if service.store is None:
+            raise click.ClickException("snapshots are not available on this database (see the log)")
+        report, here, stored_by = service.store_fresh(
+            on_wait=lambda holder: click.echo(f"waiting for the refresh started by {holder}", err=True))
+        if report is None:
+            raise click.ClickException("the other refresh stopped without storing a report; run again")
+        click.echo(("computed and stored" if here else f"stored by {stored_by}") +
+                   f" at {report.computed_at.isoformat()}", err=True)
+    else:
+        report = service.report(list(names) or None, cached=False)
     over: list[str] = []
     for result in report.results:
         wanted = thresholds.get(result.check.name, limit)
@@ -66,6 +82,9 @@ def catalog_health_command(as_json: bool, names: tuple[str, ...], fail_over: tup
     if as_json:
         data = report.as_dict()
         data["over_threshold"] = over
+        if store:
+            data["computed_at"] = report.computed_at.isoformat()
+            data["stored_by"] = stored_by
         click.echo(json.dumps(data, indent=2, default=str))
     else:
         _print_text(report)

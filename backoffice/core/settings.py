@@ -171,6 +171,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("CATALOG_HEALTH_SAMPLE_LIMIT", "5", _integer(0, 100), "Sample movies shown per health check"),
     Setting("CATALOG_HEALTH_STALE_DAYS", "180", _integer(1), "Age after which TMDB data counts as stale"),
     Setting("CATALOG_HEALTH_CACHE_SECONDS", "60", _integer(0), "How long computed health figures are reused"),
+    Setting("CATALOG_HEALTH_TIMEOUT_MS", "600000", _integer(0),
+            "Statement timeout of the background health computation (0 = none)"),
     Setting("BACKOFFICE_CONFIG", None, _text, "Path of the declarative file (default backoffice.toml if present)"),
     Setting("BACKOFFICE_SCHEMAS", "", _names, "Extra PostgreSQL schemas to reflect, comma separated"),
     Setting("STATEMENT_TIMEOUT_MS", "5000", _integer(0), "PostgreSQL statement timeout per request (0 = none)"),
@@ -219,6 +221,7 @@ class Settings:
     catalog_health_sample_limit: int = 5
     catalog_health_stale_days: int = 180
     catalog_health_cache_seconds: int = 60
+    catalog_health_timeout_ms: int = 600_000
     backoffice_config: str | None = None
     backoffice_schemas: tuple[str, ...] = ()
     statement_timeout_ms: int = 5000
