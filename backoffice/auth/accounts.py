@@ -6,7 +6,9 @@ The users file (``OPERATOR_AUTH_USERS_FILE``) holds one account a line::
     alice:admin:scrypt:32768:8:1$salt$hash
     bob:viewer:pbkdf2:sha256:600000$salt$hash
 
-The hash is a werkzeug password hash (``backoffice hash-password`` prints one).
+The hash is a werkzeug password hash (``backoffice hash-password`` prints one), or
+``!`` for an account that signs in only through the single-sign-on proxy
+(``OPERATOR_AUTH_PROXY_HEADER``, see :mod:`backoffice.auth.proxy`).
 The file is read and validated once at start-up; a bad line stops start-up with
 the file name and line number, never the hash.
 """
@@ -26,12 +28,14 @@ from backoffice.core.access import ROLES, Operator
 from backoffice.core.settings import Settings, SettingsError
 
 __all__ = ["Account", "AccountBook", "UsersFileError", "load_accounts", "read_users_file",
-           "CREDENTIAL_CACHE_SECONDS"]
+           "CREDENTIAL_CACHE_SECONDS", "NO_PASSWORD"]
 
 #: How long a successful password check is remembered (in memory, per process).
 CREDENTIAL_CACHE_SECONDS = 60
 _CACHE_MAX_ENTRIES = 4096
 _HASH_METHODS = ("scrypt", "pbkdf2")
+#: The password field of an account that has no password (single sign-on only).
+NO_PASSWORD = "!"
 
 
 class UsersFileError(SettingsError):
@@ -85,9 +89,10 @@ def read_users_file(path: str | Path) -> list[Account]:
             problems.append(f"{where}: username {username!r} is already defined on line {seen[username]}")
         if role not in ROLES:
             problems.append(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
-        if not _looks_like_hash(hashed):
+        if hashed != NO_PASSWORD and not _looks_like_hash(hashed):
             problems.append(f"{where}: the password is not a werkzeug hash "
-                            "(scrypt:... or pbkdf2:...); create one with `backoffice hash-password`")
+                            "(scrypt:... or pbkdf2:...) nor ! (single sign-on only); create one with "
+                            "`backoffice hash-password`")
         seen.setdefault(username, number)
         accounts.append(Account(username, role, hashed, hashed=True))
     if not problems and not accounts:
@@ -137,8 +142,16 @@ class AccountBook:
             self._remember(key, now + self.cache_seconds, operator)
         return operator
 
+    def lookup(self, username: str) -> Operator | None:
+        """The operator named ``username`` without any password check: only for an
+        identity a trusted sign-in proxy vouched for (:mod:`backoffice.auth.proxy`)."""
+        account = self._accounts.get(username)
+        return Operator(account.username, account.role) if account is not None else None
+
     def _verify(self, username: str, password: str) -> Operator | None:
         account = self._accounts.get(username)
+        if account is not None and account.hashed and account.secret == NO_PASSWORD:
+            account = None  # signs in through the proxy only: a password never matches
         if account is None:
             # Unknown usernames cost a key derivation too, so timing does not tell which names exist.
             if self._dummy_hash is None:
