@@ -14,6 +14,7 @@ from flask import Flask, g, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 
+from backoffice.metrics.endpoint import ENDPOINT as METRICS_ENDPOINT
 from backoffice.web.errors import error_response
 from backoffice.web.health import PUBLIC_ENDPOINTS
 from backoffice.core.settings import Settings
@@ -47,7 +48,9 @@ def attempted_username() -> str | None:
 
 
 def _is_public() -> bool:
-    return request.endpoint in PUBLIC_ENDPOINTS
+    # /metrics is not a sign-in: its wrong tokens are never counted (a 404), and monitoring
+    # must keep working from an address an attacker shares (a NAT, an office proxy).
+    return request.endpoint in PUBLIC_ENDPOINTS or request.endpoint == METRICS_ENDPOINT
 
 
 def _log_lockout(limit) -> None:

@@ -86,7 +86,7 @@ class ScrapeFigures:
         if report is not None:
             for result in report.results:
                 name = result.check.name
-                finished.add_metric([name], 1 if result.status == "ok" else 0)
+                finished.add_metric([name], 0 if result.status in ("timed out", "failed") else 1)
                 if result.count is not None:
                     affected.add_metric([name, result.check.kind], result.count)
                 if result.total is not None:
