@@ -62,7 +62,10 @@ def init_app(app: Flask, primary: Engine, settings: Settings) -> ReadRouter:
         if request.method in _WRITE_METHODS and response.status_code < 400 and primary.dialect.name == "postgresql":
             try:
                 with primary.connect() as conn:
-                    session[WROTE_LSN_KEY] = conn.exec_driver_sql("SELECT pg_current_wal_lsn()::text").scalar()
+                    # The insert position, not the written one: with synchronous_commit=off a
+                    # commit record can still sit in the WAL buffers, past pg_current_wal_lsn().
+                    session[WROTE_LSN_KEY] = conn.exec_driver_sql(
+                        "SELECT pg_current_wal_insert_lsn()::text").scalar()
             except Exception:  # the write is done; without its position, stay on the primary
                 session[WROTE_LSN_KEY] = _UNKNOWN_POSITION  # until a later write records a real one
         return response
