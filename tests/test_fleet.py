@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -230,6 +231,11 @@ def test_a_health_snapshot_computed_by_one_instance_is_served_by_the_other(fleet
 
 # -- one instance stops mid-run ----------------------------------------------------------
 
+def _metric_directories(instance: Instance) -> list[Path]:
+    """The server's multi-process metrics directory (named by gunicorn_conf after the master's pid)."""
+    return sorted(Path(tempfile.gettempdir()).glob(f"backoffice-metrics-{instance.process.pid}-*"))
+
+
 def test_stopping_one_instance_mid_run_loses_no_write_and_no_read(fleet, capsys):
     tally_before = dict(fleet.tally.by_status)
     acknowledged, failed = [], []
@@ -263,6 +269,8 @@ def test_stopping_one_instance_mid_run_loses_no_write_and_no_read(fleet, capsys)
         writers = [pool.submit(writer, n) for n in range(6)]
         for _ in range(20):  # a quarter of the writes are done: stop instance b mid-run
             progress.acquire()
+        metric_files = _metric_directories(fleet.instances[1])
+        assert len(metric_files) == 1 and list(metric_files[0].glob("*.db")), "b keeps its metrics in files"
         fleet.instances[1].stop()
         for future in writers:
             future.result()
@@ -280,6 +288,7 @@ def test_stopping_one_instance_mid_run_loses_no_write_and_no_read(fleet, capsys)
     assert set(stored) <= set(names) and stored.keys() == audited.keys()
     assert read_errors == [], f"reads failed while an instance stopped: {read_errors}"
     assert fleet.instances[1].process.returncode == 0, "instance b did not stop cleanly"
+    assert _metric_directories(fleet.instances[1]) == [], "a stopped server leaves its metric files behind"
     new = {k: v - tally_before.get(k, 0) for k, v in fleet.tally.by_status.items() if v - tally_before.get(k, 0)}
     with capsys.disabled():
         print(f"\nfleet stop mid-run: {sum(new.values())} requests ({fleet.tally.server_errors()} 5xx over the "
