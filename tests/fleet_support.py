@@ -1,6 +1,6 @@
 """A fleet for tests: console instances (gunicorn servers) behind a real nginx.
 
-Each :class:`Instance` is one ``gunicorn -c python:backoffice.gunicorn_conf`` server
+Each :class:`Instance` is one ``gunicorn -c python:console.gunicorn_conf`` server
 with several workers on its own port; :class:`Proxy` is nginx (the Debian package)
 in front of them, configured like a production proxy: ``X-Forwarded-For`` appended,
 failed reads retried on the other instance, writes never resent
@@ -74,7 +74,7 @@ class Instance:
 
     def start(self) -> "Instance":
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:backoffice.gunicorn_conf", "-w", str(self.workers),
+            [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", str(self.workers),
              "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
         _wait_http(self.port, "/healthz", self.process, self.log)

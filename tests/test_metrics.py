@@ -172,7 +172,7 @@ def test_catalog_health_gauges_come_from_the_stored_report_never_from_the_scrape
 def test_a_statement_timeout_is_counted_as_a_database_timeout(pg_demo_url, monkeypatch, tmp_path):
     import psycopg2
 
-    from backoffice.app import create_app
+    from console.app import create_app
 
     monkeypatch.chdir(tmp_path)
     app = create_app({"DATABASE_URL": pg_demo_url, "SECRET_KEY": "k" * 20, "LOG_LEVEL": "WARNING",

@@ -8,7 +8,7 @@ from sqlalchemy import create_engine as plain_engine
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from backoffice.app import create_app
+from console.app import create_app
 from backoffice.catalog import catalog_health
 from backoffice.core.settings import load_settings, normalise_database_url
 from backoffice.demo import seed_demo

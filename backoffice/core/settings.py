@@ -176,7 +176,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKOFFICE_METRICS_TOKEN", None, _token,
             "Bearer token Prometheus sends to read /metrics; unset: /metrics is a missing page"),
     Setting("PROMETHEUS_MULTIPROC_DIR", None, _text,
-            "Directory of per-process metric files (set by backoffice.gunicorn_conf for each server)"),
+            "Directory of per-process metric files (set by console.gunicorn_conf for each server)"),
     Setting("OPERATOR_AUTH_PROXY_HEADER", None, _header_name,
             "Header carrying the operator signed in by a trusted proxy (e.g. X-Forwarded-Email)"),
     Setting("OPERATOR_AUTH_PROXY_ADDRESSES", "127.0.0.1,::1", _networks,

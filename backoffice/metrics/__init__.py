@@ -13,7 +13,7 @@ What is counted, and where each figure comes from:
 * queue sizes per state and catalog-health figures: gauges read at scrape time from
   stored data (see :mod:`backoffice.metrics.endpoint`).
 
-Under gunicorn, ``backoffice.gunicorn_conf`` gives each server a directory for the
+Under gunicorn, ``console.gunicorn_conf`` gives each server a directory for the
 library's multi-process mode, so a scrape adds up every worker of the instance.
 Scrape each instance (not the load balancer): Prometheus sums the instances.
 """
