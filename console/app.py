@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
+import types
+from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import audit_hooks
 import queues
 import views
 import views.safety
-from backoffice import catalog
+from backoffice import catalog, metrics, replica
 from backoffice.auth import guard
 from backoffice.core.declarations import DeclarationError, Rules, check_all, load_declarations
 from backoffice.core.settings import Settings, load_settings
@@ -39,6 +40,7 @@ from backoffice.web.standby import standby_app
 from backoffice.web.startup import LazyBuildRule, collector_paused
 from console import database
 from models.reflection import reflect
+from queues.spec import queue_specs
 
 __all__ = ["create_app", "console_rules"]
 
@@ -128,6 +130,24 @@ def _build_app(settings: Settings) -> Flask:
         raise DeclarationError(errors_found)
     audit_manager = audit_hooks.init_app(app, db, reflection, settings, declarations)
     queues.init_app(app, audit_manager, declarations, reflection)
+    with app.app_context():
+        engine = db.engine
+    router = replica.init_app(app, engine, settings)  # before the views: catalog health reads through it
     views.init_app(app, db, reflection, settings)
+    counters = metrics.init_app(app, settings, engine, router=router,
+                                queues=[(q.name, reflection.tables[q.table].table, q.status)
+                                        for q in queue_specs(declarations, reflection)],
+                                latest_health=catalog.catalog_health(app).latest)
+    _on_commit(audit_manager, counters.count_committed, "backoffice.metrics")
     envelope.wrap(app)  # last: the outermost layer (headers, request id and log line on every response)
     return app
+
+
+def _on_commit(manager, count: Callable, name: str) -> None:
+    """Register ``count(changeset)`` as an ``audit_committed`` hook. The metrics stand below
+    the audit pipeline and cannot import its marker, so the root joins the two."""
+    @audit_hooks.hookimpl(specname="audit_committed")
+    def committed(changeset):
+        count(changeset)
+
+    manager.register(types.SimpleNamespace(committed=committed), name=name)

@@ -40,11 +40,16 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import os
+import shutil
+import tempfile
+import time
 
 from backoffice.web import capacity
 
 __all__ = ["preload_app", "worker_class", "threads", "timeout", "graceful_timeout", "forwarded_allow_ips",
-           "pre_fork", "post_fork", "post_request", "close_database_connections"]
+           "pre_fork", "post_fork", "post_request", "close_database_connections", "raw_env", "child_exit",
+           "on_exit"]
 
 preload_app = True
 worker_class = "gthread"
@@ -88,3 +93,33 @@ def post_request(worker, req, environ, resp) -> None:  # gunicorn hook, runs in 
     gc.collect(1)
     if _trim is not None:
         _trim(0)
+
+
+# -- Prometheus multi-process mode (backoffice/metrics) ---------------------------------
+# prometheus_client chooses between in-memory values and per-process files when it is
+# first imported, which under gunicorn happens when the master loads the app: after
+# gunicorn has put ``raw_env`` into the environment. Each server start gets a directory
+# of its own (master pid and start time), so two servers on one machine never mix their
+# figures and a restart never resumes old ones. Only the name is made here; the app
+# creates the directory (backoffice/metrics) and ``on_exit`` removes it.
+_METRICS_PREFIX = "backoffice-metrics-"
+raw_env = [f"PROMETHEUS_MULTIPROC_DIR="
+           f"{os.path.join(tempfile.gettempdir(), f'{_METRICS_PREFIX}{os.getpid()}-{time.time_ns()}')}"]
+
+
+def _metrics_directory(server) -> str | None:
+    return server.cfg.env.get("PROMETHEUS_MULTIPROC_DIR") if server.cfg.env else None
+
+
+def child_exit(server, worker) -> None:  # gunicorn hook, runs in the master when a worker exits
+    path = _metrics_directory(server)
+    if path:
+        from prometheus_client import multiprocess  # imported after the environment names the directory
+
+        multiprocess.mark_process_dead(worker.pid, path)  # its live gauges go; its counters stay in the sums
+
+
+def on_exit(server) -> None:  # gunicorn hook, runs in the master as the server stops
+    path = _metrics_directory(server)
+    if path and os.path.basename(path).startswith(_METRICS_PREFIX):
+        shutil.rmtree(path, ignore_errors=True)

@@ -154,7 +154,9 @@ def init_app(app, admin: Admin, db, reflection, settings) -> CatalogHealthView:
     """Build the catalog-health service and add its pages to the Admin."""
     with app.app_context():
         engine = db.engine
-    service = init_catalog(app, engine, reflection, app.extensions["backoffice.declarations"], settings)
+    router = app.extensions.get("backoffice.replica")  # heavy reads may go to a replica (backoffice/replica)
+    service = init_catalog(app, engine, reflection, app.extensions["backoffice.declarations"], settings,
+                           reads=router.engine_for_reads if router is not None and router.replica is not None else None)
     view = CatalogHealthView(service)
     add_view(app, admin, view)
     return view

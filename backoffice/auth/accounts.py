@@ -6,7 +6,9 @@ The users file (``OPERATOR_AUTH_USERS_FILE``) holds one account a line::
     alice:admin:scrypt:32768:8:1$salt$hash
     bob:viewer:pbkdf2:sha256:600000$salt$hash
 
-The hash is a werkzeug password hash (``backoffice hash-password`` prints one).
+The hash is a werkzeug password hash (``backoffice hash-password`` prints one), or
+``!`` for an account that signs in only through the single-sign-on proxy
+(``OPERATOR_AUTH_PROXY_HEADER``, see :mod:`backoffice.auth.proxy`).
 The file is read and validated once at start-up; a bad line stops start-up with
 the file name and line number, never the hash.
 """
@@ -26,7 +28,7 @@ from backoffice.core.access import ROLES, Operator
 from backoffice.core.settings import Settings, SettingsError
 
 __all__ = ["Account", "AccountBook", "UsersFileError", "load_accounts", "read_users_file",
-           "CREDENTIAL_CACHE_SECONDS", "DEFAULT_HASH_METHOD", "hash_method", "verify_password"]
+           "CREDENTIAL_CACHE_SECONDS", "DEFAULT_HASH_METHOD", "hash_method", "verify_password", "NO_PASSWORD"]
 
 #: How long a successful password check is remembered (in memory, per process).
 CREDENTIAL_CACHE_SECONDS = 60
@@ -34,6 +36,8 @@ _CACHE_MAX_ENTRIES = 4096
 _HASH_METHODS = ("scrypt", "pbkdf2")
 #: werkzeug's default (what ``backoffice hash-password`` writes).
 DEFAULT_HASH_METHOD = "scrypt"
+#: The password field of an account that has no password (single sign-on only).
+NO_PASSWORD = "!"
 
 
 class UsersFileError(SettingsError):
@@ -86,9 +90,10 @@ def read_users_file(path: str | Path) -> list[Account]:
             problems.append(f"{where}: username {username!r} is already defined on line {seen[username]}")
         if role not in ROLES:
             problems.append(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
-        if not _looks_like_hash(hashed):
+        if hashed != NO_PASSWORD and not _looks_like_hash(hashed):
             problems.append(f"{where}: the password is not a werkzeug hash "
-                            "(scrypt:... or pbkdf2:...); create one with `backoffice hash-password`")
+                            "(scrypt:... or pbkdf2:...) nor ! (single sign-on only); create one with "
+                            "`backoffice hash-password`")
         seen.setdefault(username, number)
         accounts.append(Account(username, role, hashed))
     if not problems and not accounts:
@@ -136,7 +141,7 @@ class AccountBook:
         self._lock = threading.Lock()
         self._running: dict[bytes, threading.Event] = {}
         self.cache_seconds = cache_seconds
-        methods = dict.fromkeys(hash_method(a.secret) for a in accounts)
+        methods = dict.fromkeys(hash_method(a.secret) for a in accounts if a.secret != NO_PASSWORD)
         #: Every method checked on each attempt, each with a placeholder that matches no password.
         self._placeholders = {m: f"{m}${secrets.token_hex(8)}${'0' * 64}" for m in methods}
 
@@ -187,9 +192,16 @@ class AccountBook:
         cached = self._cache.get(key)
         return cached[1] if cached is not None and cached[0] > time.monotonic() else None
 
+    def lookup(self, username: str) -> Operator | None:
+        """The operator named ``username`` without any password check: only for an
+        identity a trusted sign-in proxy vouched for (:mod:`backoffice.auth.proxy`)."""
+        account = self._accounts.get(username)
+        return Operator(account.username, account.role) if account is not None else None
+
     def _verify(self, username: str, password: str) -> Operator | None:
         account = self._accounts.get(username)
-        own = account.secret if account is not None else None
+        # An account that signs in through the proxy only (``!``) never matches a password.
+        own = account.secret if account is not None and account.secret != NO_PASSWORD else None
         ok = False
         for method, placeholder in self._placeholders.items():
             target = own if own is not None and hash_method(own) == method else placeholder

@@ -26,6 +26,8 @@ from flask_basicauth import BasicAuth
 from . import limits
 from backoffice.core.access import LOCAL_OPERATOR
 from backoffice.auth.accounts import AccountBook, load_accounts
+from backoffice.auth.proxy import ProxySignOn, proxy_sign_on
+from backoffice.metrics.endpoint import ENDPOINT as METRICS_ENDPOINT
 from backoffice.web.errors import error_response
 from backoffice.web.health import PUBLIC_ENDPOINTS
 from backoffice.core.settings import Settings
@@ -66,9 +68,11 @@ class OperatorBasicAuth(BasicAuth):
     replaced here. Its ``BASIC_AUTH_FORCE`` hook stays the guard of every route.
     """
 
-    def __init__(self, app: Flask, settings: Settings, accounts: AccountBook):
+    def __init__(self, app: Flask, settings: Settings, accounts: AccountBook,
+                 proxy: ProxySignOn | None = None):
         self.settings = settings
         self.accounts = accounts
+        self.proxy = proxy
         if len(accounts):
             self.mode = "on"
         elif settings.operator_auth_required:
@@ -91,13 +95,16 @@ class OperatorBasicAuth(BasicAuth):
 
     def authenticate(self) -> bool:
         """True when the request may go on; sets ``g.operator``."""
-        if request.endpoint in PUBLIC_ENDPOINTS:
-            return True
+        if request.endpoint in PUBLIC_ENDPOINTS or request.endpoint == METRICS_ENDPOINT:
+            return True  # /metrics checks its own bearer token; operator credentials never open it
         if self.mode == "off":
             g.operator = LOCAL_OPERATOR
             return True
         if self.mode == "closed":
             return False
+        if self.proxy is not None and (operator := self.proxy.operator()) is not None:
+            g.operator = operator
+            return True
         try:
             auth = request.authorization
         except Exception:  # werkzeug returns None for most malformed headers; never let one be a 500
@@ -165,7 +172,7 @@ def init_app(app: Flask, settings: Settings) -> OperatorBasicAuth:
     """Limiter first (so 401s are counted), then the basic-auth guard, then the role gate."""
     accounts = load_accounts(settings)
     limits.init_app(app, settings)
-    guard = OperatorBasicAuth(app, settings, accounts)
+    guard = OperatorBasicAuth(app, settings, accounts, proxy_sign_on(settings, accounts))
     app.before_request(_role_gate)
     app.extensions["backoffice.auth"] = guard
     banners = app.extensions.setdefault("backoffice.banners", [])
@@ -178,4 +185,7 @@ def init_app(app: Flask, settings: Settings) -> OperatorBasicAuth:
                   "every protected route answers 503")
     else:
         log.info("operator auth is on: %d account(s), realm %r", len(accounts), settings.operator_auth_realm)
+        if guard.proxy is not None:
+            log.info("single sign-on: operators named by %s from %s", settings.operator_auth_proxy_header,
+                     ", ".join(settings.operator_auth_proxy_addresses))
     return guard

@@ -26,6 +26,7 @@ from flask_limiter.errors import RateLimitExceeded
 from limits.errors import StorageError
 
 from backoffice.auth.store import SqliteFileStorage, storage_uri
+from backoffice.metrics.endpoint import ENDPOINT as METRICS_ENDPOINT
 from backoffice.web.errors import error_response, unavailable_when
 from backoffice.web.health import PUBLIC_ENDPOINTS
 from backoffice.core.settings import Settings, SettingsError
@@ -65,7 +66,9 @@ def attempted_username() -> str | None:
 
 
 def _is_public() -> bool:
-    return request.endpoint in PUBLIC_ENDPOINTS
+    # /metrics is not a sign-in: its wrong tokens are never counted (a 404), and monitoring
+    # must keep working from an address an attacker shares (a NAT, an office proxy).
+    return request.endpoint in PUBLIC_ENDPOINTS or request.endpoint == METRICS_ENDPOINT
 
 
 def _lockout_logger(window: int):

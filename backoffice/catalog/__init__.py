@@ -41,8 +41,12 @@ class CatalogHealth:
 
     def __init__(self, engine: Engine, reflection: Any, checks: list[HealthCheck], *, sample_limit: int = 5,
                  stale_days: int = 180, cache_seconds: float = 60, timeout_ms: int | None = None,
-                 workers: int = WORKERS, job_timeout_ms: int | None = None, shared: bool = True):
+                 workers: int = WORKERS, job_timeout_ms: int | None = None, shared: bool = True,
+                 reads: Callable[[], Engine] | None = None):
         self.engine = engine
+        #: Chooses the engine of each run, page and export (a read replica when one is
+        #: configured and fresh, see backoffice/replica); None: always ``engine``.
+        self.reads = reads
         self.reflection = reflection
         self.checks = {check.name: check for check in checks}
         self.sample_limit = sample_limit
@@ -63,7 +67,7 @@ class CatalogHealth:
         """Run the checks now, in this process, under the job's timeout."""
         self.computations += 1
         selected = names or tuple(self.checks)
-        return run_checks(self.engine, self.reflection, [self.checks[n] for n in selected],
+        return run_checks(self.read_engine(), self.reflection, [self.checks[n] for n in selected],
                           sample_limit=self.sample_limit, stale_days=self.stale_days,
                           timeout_ms=self.job_timeout_ms or self.timeout_ms, workers=self.workers)
 
@@ -152,6 +156,19 @@ class CatalogHealth:
             on_wait(holder)
         return self.store.wait_for_other(self.checks).report, False, holder
 
+    def read_engine(self) -> Engine:
+        """The engine this read should use (the replica router's choice, when there is one)."""
+        return self.reads() if self.reads is not None else self.engine
+
+    def latest(self, names: list[str] | None = None) -> HealthReport | None:
+        """The last report stored (or computed here, without a snapshot table), never computing one."""
+        if self.store is not None and not names:
+            try:
+                return self.store.read(self.checks).report
+            except DBAPIError:
+                pass
+        return self.cache.peek(tuple(names) if names else tuple(self.checks))
+
     def queries(self, name: str) -> CheckQueries:
         return CheckQueries(self.checks[name], self.reflection, stale_days=self.stale_days)
 
@@ -160,7 +177,7 @@ class CatalogHealth:
         q = self.queries(name)
         offset = max(page - 1, 0) * per_page
         timeout = self.checks[name].timeout_ms or self.timeout_ms
-        with read_only(self.engine, timeout) as conn:
+        with read_only(self.read_engine(), timeout) as conn:
             if q.check.kind != "duplicates":
                 return [row._mapping for row in conn.execute(q.rows(offset=offset, limit=per_page))]
             width = len(q.keys)
@@ -176,21 +193,22 @@ class CatalogHealth:
         """The header, then every affected row, streamed from one read-only transaction."""
         q = self.queries(name)
         timeout = self.checks[name].timeout_ms or self.timeout_ms
-        with read_only(self.engine, timeout) as conn:
+        with read_only(self.read_engine(), timeout) as conn:
             result = conn.execution_options(stream_results=True, yield_per=2000).execute(q.export())
             yield tuple(result.keys())
             for row in result:
                 yield tuple(row)
 
 
-def init_app(app: Flask, engine: Engine, reflection: Any, declarations: Any, settings: Any) -> CatalogHealth:
+def init_app(app: Flask, engine: Engine, reflection: Any, declarations: Any, settings: Any,
+             reads: Callable[[], Engine] | None = None) -> CatalogHealth:
     """Resolve the declared checks (validated at start-up already) and attach the service."""
     checks, _problems = resolve_checks(declarations, reflection)
     service = CatalogHealth(engine, reflection, checks, sample_limit=settings.catalog_health_sample_limit,
                             stale_days=settings.catalog_health_stale_days,
                             cache_seconds=settings.catalog_health_cache_seconds,
                             timeout_ms=settings.statement_timeout_ms,
-                            job_timeout_ms=settings.catalog_health_timeout_ms)
+                            job_timeout_ms=settings.catalog_health_timeout_ms, reads=reads)
     app.extensions[EXTENSION] = service
     return service
 

@@ -44,6 +44,11 @@ class TTLCache(Generic[T]):
             self._values[key] = (self._clock(), value)
             return value
 
+    def peek(self, key: Hashable) -> T | None:
+        """The last value computed for ``key``, however old, or None; never computes."""
+        cached = self._values.get(key)
+        return None if cached is None else cached[1]
+
     def clear(self) -> None:
         with self._guard:
             self._values.clear()

@@ -7,6 +7,7 @@ value together; nothing else in the code base reads ``os.environ``.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -133,6 +134,45 @@ def _signing_keys(text: str) -> tuple[tuple[str, str], ...]:
     return keys
 
 
+def _replica_url(text: str) -> str:
+    url = normalise_database_url(text)
+    if not url.startswith("postgresql"):
+        raise ValueError("a postgresql:// URL of a streaming replica (SQLite has no replicas)")
+    return url
+
+
+def _token(text: str) -> str:
+    # A scrape token is a shared secret sent on every scrape: refuse one a person could guess.
+    if len(text.strip()) < 16 or any(ch.isspace() or ord(ch) < 33 or ord(ch) > 126 for ch in text.strip()):
+        raise ValueError("at least 16 printable ASCII characters without spaces (e.g. openssl rand -hex 32)")
+    return text.strip()
+
+
+#: Headers a client or the server itself controls: naming one of them as the
+#: single-sign-on header would let anybody claim any identity.
+_RESERVED_HEADERS = {"authorization", "cookie", "host", "x-forwarded-for", "x-forwarded-proto",
+                     "x-forwarded-host", "x-forwarded-port", "x-request-id", "content-type", "content-length"}
+
+
+def _header_name(text: str) -> str:
+    name = text.strip()
+    if not name or not all(ch.isalnum() or ch == "-" for ch in name):
+        raise ValueError("an HTTP header name such as X-Forwarded-Email (letters, digits and dashes)")
+    if name.lower() in _RESERVED_HEADERS:
+        raise ValueError(f"a header set only by the sign-in proxy, not {name}")
+    return name
+
+
+def _networks(text: str) -> tuple[str, ...]:
+    found = []
+    for part in _names(text):
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ValueError(f"comma-separated addresses or CIDR networks ({part!r} is neither)") from None
+    return tuple(found)
+
+
 def _storage_uri(text: str) -> str:
     scheme = text.split("://", 1)[0] if "://" in text else ""
     if scheme not in ("memory", "redis", "rediss", "redis+unix"):
@@ -190,6 +230,18 @@ SETTINGS: tuple[Setting, ...] = (
             "A signed checkpoint every this many audit rows (0 = only `backoffice audit-checkpoint`)"),
     Setting("AUDIT_LOCK_TIMEOUT_MS", "10000", _integer(0),
             "Longest wait for the audit chain's lock before a write is refused (0 = no limit)"),
+    Setting("DATABASE_REPLICA_URL", None, _replica_url,
+            "A streaming replica for heavy read-only work (catalog health, its exports, queue counts)"),
+    Setting("DATABASE_REPLICA_MAX_LAG_SECONDS", "30", _integer(0),
+            "Replay lag beyond which reads go back to the primary (0 = the replica must be caught up)"),
+    Setting("BACKOFFICE_METRICS_TOKEN", None, _token,
+            "Bearer token Prometheus sends to read /metrics; unset: /metrics is a missing page"),
+    Setting("PROMETHEUS_MULTIPROC_DIR", None, _text,
+            "Directory of per-process metric files (set by console.gunicorn_conf for each server)"),
+    Setting("OPERATOR_AUTH_PROXY_HEADER", None, _header_name,
+            "Header carrying the operator signed in by a trusted proxy (e.g. X-Forwarded-Email)"),
+    Setting("OPERATOR_AUTH_PROXY_ADDRESSES", "127.0.0.1,::1", _networks,
+            "Addresses of the sign-in proxy; the header is honoured only from them"),
     Setting("LOG_LEVEL", "INFO", lambda t: _choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
 )
 
@@ -233,6 +285,12 @@ class Settings:
     audit_checkpoint_every: int = 100
     audit_lock_timeout_ms: int = 10000
     log_level: str = "INFO"
+    database_replica_url: str | None = None
+    database_replica_max_lag_seconds: int = 30
+    backoffice_metrics_token: str | None = None
+    prometheus_multiproc_dir: str | None = None
+    operator_auth_proxy_header: str | None = None
+    operator_auth_proxy_addresses: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
@@ -256,6 +314,21 @@ class Settings:
         return default if default.is_file() else None
 
 
+def _proxy_sign_on_problems(values: Mapping[str, Any]) -> list[str]:
+    """Single sign-on through a proxy needs the proxy trusted and a users file for roles."""
+    header = values.get("operator_auth_proxy_header")
+    if not header:
+        return []
+    problems = []
+    if not values.get("trusted_proxy_count"):
+        problems.append(f"OPERATOR_AUTH_PROXY_HEADER={header!r} needs TRUSTED_PROXY_COUNT of at least 1 "
+                        "(the sign-in proxy in front of the console)")
+    if not values.get("operator_auth_users_file"):
+        problems.append(f"OPERATOR_AUTH_PROXY_HEADER={header!r} needs OPERATOR_AUTH_USERS_FILE: "
+                        "it gives each signed-in user a role (unknown users get no access)")
+    return problems
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Convert every declared variable from ``environ`` (default ``os.environ``).
 
@@ -274,12 +347,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[setting.name.lower()] = setting.convert(raw)
         except ValueError as exc:
-            shown = "<hidden>" if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY")) else repr(raw)
+            shown = "<hidden>" if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY", "TOKEN")) else repr(raw)
             problems.append(f"{setting.name}={shown} is not valid: expected {exc}")
     if bool(values.get("operator_auth_username")) != bool(values.get("operator_auth_password")):
         problems.append(
             "OPERATOR_AUTH_USERNAME and OPERATOR_AUTH_PASSWORD must be set together (only one of them is set)"
         )
+    problems.extend(_proxy_sign_on_problems(values))
     if problems:
         raise SettingsError(problems)
     known = {f.name for f in fields(Settings)}
