@@ -75,15 +75,18 @@ def test_a_submission_failing_after_the_nonce_rolls_the_nonce_back(make_app):
     """The nonce row and the new row share a transaction: a refused write leaves neither."""
     app = make_app()
     client = app.test_client()
-    html = client.get("/admin/movies/new/").get_data(as_text=True)
+    # movies.tmdb_id belongs to the review queue (not in the generic form): people's key is unique too
+    html = client.get("/admin/people/new/").get_data(as_text=True)
+    taken = outside_sql(app, "SELECT tmdb_person_id FROM people WHERE tmdb_person_id IS NOT NULL LIMIT 1")
     form = {"csrf_token": _hidden(html, "csrf_token"), "form_nonce": _hidden(html, "form_nonce"),
-            "title": "Dup", "tmdb_id": str(outside_sql(app, "SELECT tmdb_id FROM movies WHERE tmdb_id IS NOT NULL "
-                                                           "LIMIT 1")[0]["tmdb_id"]), **STAMPS}
-    refused = client.post("/admin/movies/new/", data=form)  # tmdb_id is unique: the database refuses
+            "name": "Dup", "tmdb_person_id": str(taken[0]["tmdb_person_id"])}
+    refused = client.post("/admin/people/new/", data=form)  # tmdb_person_id is unique: the database refuses
     assert refused.status_code == 422
     assert _count(app, "SELECT count(*) AS n FROM backoffice_submissions") == 0
-    form["tmdb_id"] = ""
-    assert client.post("/admin/movies/new/", data=form).status_code == 302  # same page, fixed: accepted
+    assert _count(app, "SELECT count(*) AS n FROM people WHERE name = 'Dup'") == 0
+    form["tmdb_person_id"] = ""
+    assert client.post("/admin/people/new/", data=form).status_code == 302  # same page, fixed: accepted
+    assert _count(app, "SELECT count(*) AS n FROM backoffice_submissions") == 1
 
 
 # -- stale edits ---------------------------------------------------------------------------
