@@ -154,14 +154,8 @@ def _role_gate():
     """
     if request.blueprint is None or request.endpoint in PUBLIC_ENDPOINTS:
         return None
-    admin = current_app.extensions.get("backoffice.admin")
-    if admin is None:
-        return None
-    views = current_app.extensions.get("backoffice.views_by_blueprint")
-    if views is None or len(views) != len(admin._views):
-        views = {view.blueprint.name: view for view in admin._views if getattr(view, "blueprint", None)}
-        current_app.extensions["backoffice.views_by_blueprint"] = views
-    view = views.get(request.blueprint)
+    # Flask-Admin registers each page as a bound method of its view: the view is its __self__.
+    view = getattr(current_app.view_functions.get(request.endpoint), "__self__", None)
     refuses = getattr(view, "refuses_request", None)
     if refuses is not None and refuses(request.endpoint.rsplit(".", 1)[-1]):
         abort(404)
