@@ -4,11 +4,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
 from audit_hooks.chain import verify
+from audit_hooks.signing import keyring_for
 from backoffice.core.settings import normalise_database_url
 
 from tests.conftest import outside_sql
@@ -62,8 +64,9 @@ def test_an_export_past_the_old_cap_streams_completely_with_search_and_filters(a
     assert details["search"] == "exported"
     assert details["filters"] == [{"column": "id", "operation": "greater than", "value": str(threshold)}]
     engine = create_engine(normalise_database_url(app.config["SQLALCHEMY_DATABASE_URI"]))
+    keyring = keyring_for(app.config["BACKOFFICE_SETTINGS"], Path(app.instance_path))
     with engine.connect() as conn:
-        assert verify(conn).ok  # chained like every other event
+        assert verify(conn, keyring).ok  # chained and signed like every other event
     engine.dispose()
 
 
