@@ -78,7 +78,9 @@ UPGRADE_COLUMNS = {"caused_by": "BIGINT", "key_id": "VARCHAR(32)", "mac": "VARCH
 
 #: What the console's own role needs on each of its tables, and nothing more: the audit
 #: trail is appended to and read, never changed (least privilege, ``init-db --console-role``).
-CONSOLE_GRANTS = {"backoffice_audit_events": "SELECT, INSERT", "backoffice_submissions": "SELECT, INSERT"}
+CONSOLE_GRANTS = {"backoffice_audit_events": "SELECT, INSERT", "backoffice_submissions": "SELECT, INSERT",
+                  # the console's own state, not history: claims and reports are updated in place
+                  "backoffice_health_snapshots": "SELECT, INSERT, UPDATE"}
 
 
 def _quote(connection, name: str) -> str:
