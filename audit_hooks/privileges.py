@@ -23,7 +23,7 @@ def powers_warning(powers: list[str]) -> str | None:
     """The sentence shown to operators, or None when the role holds no such power."""
     if not powers:
         return None
-    return (f"The console's database role can {', '.join(powers)} on {audit_events.name}: whoever holds its "
+    return (f"The console's database role can {', '.join(powers)} on the audit table: whoever holds its "
             "credentials can rewrite history, which only `backoffice audit-verify` with the signing key and the "
             "checkpoints would reveal. Run `backoffice init-db --owner OWNER --console-role ROLE` as the owner "
             "(docs/audit-integrity.md).")

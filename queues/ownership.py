@@ -8,21 +8,32 @@ every decision, by construction.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from audit_hooks import AuditVeto, hookimpl
 
 from queues.spec import QueueSpec, resolve_effect
 
-__all__ = ["owned_columns", "OwnershipGuard", "QUEUE_ACTION_PREFIX"]
+__all__ = ["owned_columns", "Owned", "OwnershipGuard", "QUEUE_ACTION_PREFIX"]
 
 #: Audit action names of queue actions (``review.apply``...): the only writers of owned columns.
 QUEUE_ACTION_PREFIX = "review."
 
 
-def owned_columns(queues: list[QueueSpec], reflection) -> dict[str, dict[str, str]]:
-    """Screen (table) name -> {column: why it is read-only} for every queue of the console."""
-    owned: dict[str, dict[str, str]] = {}
+@dataclass(frozen=True)
+class Owned:
+    """Why a column is the queue's, and whether a new row may still be given a value for it
+    (a column of another table, e.g. a new movie's known tmdb_id: data entry, not a decision)."""
+
+    reason: str
+    on_create: bool = False
+
+
+def owned_columns(queues: list[QueueSpec], reflection) -> dict[str, dict[str, Owned]]:
+    """Screen (table) name -> {column: :class:`Owned`} for every queue of the console."""
+    owned: dict[str, dict[str, Owned]] = {}
     for queue in queues:
-        where = f"set only by the {queue.label} queue's actions (/admin/{queue.url}/)"
+        where = Owned(f"set only by the {queue.label} queue's actions (/admin/{queue.url}/)")
         table = owned.setdefault(queue.table, {})
         for column in (queue.status, queue.decided_by, queue.decided_at, queue.note):
             if column:
@@ -38,9 +49,9 @@ def owned_columns(queues: list[QueueSpec], reflection) -> dict[str, dict[str, st
                 target = queue.subject_table if role == "subject" else queue.table if role == "queue" else role
                 if target in reflection.tables:
                     for column in columns:
-                        owned.setdefault(target, {}).setdefault(
-                            column, f"changed only by the {queue.label} queue's {action.name} action "
-                                    f"(/admin/{queue.url}/)")
+                        owned.setdefault(target, {}).setdefault(column, Owned(
+                            f"changed only by the {queue.label} queue's {action.name} action (/admin/{queue.url}/)",
+                            on_create=target != queue.table))
     return owned
 
 
@@ -71,5 +82,5 @@ class OwnershipGuard:
                 touched = []
             if touched:
                 column = touched[0]
-                raise AuditVeto(f"{row.table}.{column} of #{row.entity_id} is {owned[column]}; "
+                raise AuditVeto(f"{row.table}.{column} of #{row.entity_id} is {owned[column].reason}; "
                                 "nothing was saved")

@@ -81,6 +81,8 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
     def __init__(self, entry: ReflectedTable, screen: str, db, **kwargs):
         self.entry = entry
         self.screen = screen
+        if "owned_columns" in kwargs:  # columns a review queue decides (queues/ownership.py)
+            self.owned_columns = kwargs.pop("owned_columns")
         if entry.read_only:
             self.can_create = self.can_edit = self.can_delete = False
             self.create_role = self.edit_role = self.delete_role = None

@@ -5,6 +5,7 @@ from flask import current_app, url_for
 from flask_admin import AdminIndexView, expose
 from sqlalchemy import func, select, text
 
+from audit_hooks.privileges import powers_warning
 from models.reflection import Reflection
 
 from views.names import views_of
@@ -64,7 +65,5 @@ class DashboardView(AdminIndexView):
             {"screen": screen, "entry": entry, "count": counts.get(screen, (None, False)), "url": links[screen]}
             for screen, entry in self.reflection.tables.items() if screen in links
         ]
-        from audit_hooks.privileges import powers_warning  # the start-up check's finding (audit_hooks/privileges.py)
-
         return self.render("backoffice/dashboard.html", rows=rows,
                            audit_warning=powers_warning(current_app.extensions.get("backoffice.audit.powers") or []))

@@ -56,7 +56,8 @@ class FormsPart:
 
     def get_edit_form(self):
         form = super().get_edit_form()
-        for key in self.entry.primary_key_attributes:  # a row's identity is never edited
+        owned = [p.key for p in self.column_plans if p.name in self.owned_columns]  # queues/ownership.py
+        for key in (*self.entry.primary_key_attributes, *owned):  # a row's identity is never edited
             if key in form.__dict__:
                 delattr(form, key)
         return with_field(form, VERSION_FIELD)

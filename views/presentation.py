@@ -27,8 +27,9 @@ class PresentationPart(RowRendering):
     #: Attribute names never shown anywhere (the file's ``never_show``): left out of
     #: every generated list, filter, form and export.
     never_show: frozenset[str] = frozenset()
-    #: Columns a review queue owns (column name -> why): shown, never edited here.
-    owned_columns: dict[str, str] = {}
+    #: Columns a review queue owns (column name -> Owned(reason, on_create), queues/ownership.py):
+    #: shown, never edited here; ones an effect changes on another table may still be given on create.
+    owned_columns: dict = {}
     column_plans: list[ColumnPlan]
 
     # -- Flask-Admin hooks -------------------------------------------------------------------
@@ -48,13 +49,16 @@ class PresentationPart(RowRendering):
         attributes, the declarative file) win."""
         entry = self.entry
         plans = [p for p in column_plans(entry) if p.key not in self.never_show]
-        if self.owned_columns:
-            plans = [replace(p, editable=False, reason=self.owned_columns[p.name]) if p.name in self.owned_columns
-                     else p for p in plans]
-            owned_keys = {p.key for p in plans if p.name in self.owned_columns}
-            for option in ("column_editable_list", "form_columns"):
-                if getattr(self, option, None):
-                    setattr(self, option, [c for c in getattr(self, option) if c not in owned_keys])
+        owned = self.owned_columns
+        if owned:
+            plans = [replace(p, editable=False, reason=owned[p.name].reason)
+                     if p.name in owned and not owned[p.name].on_create else p for p in plans]
+            name_of = {p.key: p.name for p in plans}
+            if self.column_editable_list:
+                self.column_editable_list = [c for c in self.column_editable_list if name_of.get(c) not in owned]
+            if self.form_columns:
+                self.form_columns = [c for c in self.form_columns
+                                     if name_of.get(c) not in owned or owned[name_of[c]].on_create]
         self.column_plans = plans
         links = link_targets(entry, model)
         self.column_labels = {**{p.key: p.label for p in plans}, **(self.column_labels or {})}

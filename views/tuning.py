@@ -201,5 +201,5 @@ def build_screens(reflection, declarations, db, custom: list[tuple[str, type]],
     for planned in plan_screens(reflection, declarations.views, custom):
         cls, kwargs = tuned_class(planned.view_class, planned.entry, planned.spec)
         if owned and planned.screen in owned:
-            cls = type(cls.__name__, (cls,), {"owned_columns": owned[planned.screen]})
+            kwargs = {**kwargs, "owned_columns": owned[planned.screen]}
         yield finish(cls(planned.entry, planned.screen, db, **kwargs), planned.spec)
