@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What still grows with the catalog, each figure beside its baseline in the same run.
 
-    DATABASE_URL=postgresql://... .venv/bin/python benchmarks/bench_cost.py [--runs 5] [--export-rows 100000]
+    DATABASE_URL=postgresql://... .venv/bin/python -m benchmarks.bench_cost [--runs 5] [--export-rows 100000]
 
 DATABASE_URL must hold a seeded demo catalog (``backoffice seed-demo --movies N``) the
 benchmark may change: it drops the demo's catalog-health indexes to measure a catalog
@@ -29,15 +29,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("SECRET_KEY", "bench")
 os.environ.setdefault("LOG_LEVEL", "ERROR")
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
-from backoffice.core.settings import normalise_database_url  # noqa: E402
-from backoffice.demo.schema import HEALTH_INDEXES, demo_metadata  # noqa: E402
-from benchmarks.bench_catalog_health import STRAIGHTFORWARD  # noqa: E402
+from backoffice.core.settings import normalise_database_url
+from backoffice.demo.schema import HEALTH_INDEXES, demo_metadata
+from benchmarks.bench_catalog_health import STRAIGHTFORWARD
 
 NOWHERE, OFTEN = "qzxjv", "harbor"
 
@@ -166,8 +165,9 @@ def export(rows: int) -> None:
     print("\nCSV export of the movies list (a fresh process each; memory = its peak RSS)")
     results = {}
     for kind in ("console", "plain"):
-        out = subprocess.run([sys.executable, __file__, "--export-child", kind, "--export-rows", str(rows)],
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run([sys.executable, "-m", "benchmarks.bench_cost", "--export-child", kind,
+                              "--export-rows", str(rows)], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.split()
         results[kind] = (int(out[0]), float(out[1]), float(out[2]), float(out[3]))
     (n, s, before, peak), (pn, ps, pbefore, ppeak) = results["console"], results["plain"]
     print(f"  {'':<52} {'rows':>10} {'rows/s':>10} {'MB before':>10} {'MB peak':>10}")

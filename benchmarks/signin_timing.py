@@ -1,6 +1,6 @@
 """Benchmark: what a failed sign-in costs for each kind of username, side by side.
 
-    .venv/bin/python benchmarks/signin_timing.py [--rounds 30] [--file-method scrypt]
+    .venv/bin/python -m benchmarks.signin_timing [--rounds 30] [--file-method scrypt]
 
 Builds the demo console (SQLite, in a temporary folder) with an environment account
 and a users file whose account has a ``--file-method`` hash (werkzeug's default,
@@ -16,17 +16,13 @@ import argparse
 import base64
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from werkzeug.security import generate_password_hash
 
-from werkzeug.security import generate_password_hash  # noqa: E402
-
-from console.app import create_app  # noqa: E402
+from console.app import create_app
 
 BASELINE_MS = {"environment account": 2, "users-file account": 237, "unknown name": 99, "long unknown name": None}
 

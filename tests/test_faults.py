@@ -1,13 +1,10 @@
 """Database faults with a real PostgreSQL that the tests stop, restart and cut off."""
 import pytest
-from sqlalchemy import create_engine
 
 from console.app import create_app
 from backoffice.web import standby
-from backoffice.demo import seed_demo
-from backoffice.core.settings import normalise_database_url
 
-from tests.pg import PostgresServer, require_binaries
+from tests.pg import seeded_cluster
 
 #: A cluster of the module's own, stopped and started again by the tests.
 pytestmark = pytest.mark.slow
@@ -16,13 +13,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def own_pg():
     """A cluster of this module's own: these tests stop and start it."""
-    server = PostgresServer.start(require_binaries())
-    url = server.create_database("faults")
-    engine = create_engine(normalise_database_url(url))
-    seed_demo(engine, movies=200, seed=5)
-    engine.dispose()
-    yield server, url
-    server.stop()
+    yield from seeded_cluster("faults", movies=200, seed=5)
 
 
 def _app(url, tmp_path, monkeypatch):

@@ -14,7 +14,7 @@ from backoffice.core.settings import load_settings, normalise_database_url
 from backoffice.demo import seed_demo
 from backoffice.replica import ReadRouter, read_router, replica_engine
 from models.own import init_db
-from tests.pg import find_binaries, postgres_required
+from tests.pg import require_binaries
 from tests.pg_replica import start_pair
 from tests.reflection_walk import form_fields
 
@@ -26,12 +26,7 @@ DATABASE = "catalog"
 
 @pytest.fixture(scope="module")
 def pair():
-    bindir = find_binaries()
-    if bindir is None:
-        if postgres_required():
-            pytest.fail("BACKOFFICE_REQUIRE_POSTGRES=1 but no PostgreSQL server binaries were found")
-        pytest.skip("PostgreSQL server binaries are not installed on this machine")
-    pair = start_pair(bindir)
+    pair = start_pair(require_binaries())
     try:
         pair.primary.create_database(DATABASE)
         engine = plain_engine(normalise_database_url(pair.primary.url(DATABASE)))

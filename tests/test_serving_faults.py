@@ -11,14 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine
 
-from backoffice.core.settings import normalise_database_url
-from backoffice.demo import seed_demo
 from backoffice.web.security import SECURE_HEADERS
 
 from tests.gunicorn_server import Gunicorn
-from tests.pg import PostgresServer, find_binaries, postgres_required
+from tests.pg import PostgresServer, seeded_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 BARE_500 = b"<h1><p>Internal Server Error</p></h1>"
@@ -28,18 +25,7 @@ PAGES = ["/admin/movies/?page_size=50", "/admin/people/", "/admin/movie_credits/
 @pytest.fixture(scope="module")
 def own_pg():
     """A cluster of this module's own: these tests stop its processes."""
-    bindir = find_binaries()
-    if bindir is None:
-        if postgres_required():
-            pytest.fail("BACKOFFICE_REQUIRE_POSTGRES=1 but PostgreSQL binaries are missing")
-        pytest.skip("PostgreSQL server binaries are not installed")
-    server = PostgresServer.start(bindir)
-    url = server.create_database("serving")
-    engine = create_engine(normalise_database_url(url))
-    seed_demo(engine, movies=500, seed=7)
-    engine.dispose()
-    yield server, url
-    server.stop()
+    yield from seeded_cluster("serving", movies=500, seed=7)
 
 
 def _cluster_pids(server: PostgresServer) -> list[int]:
