@@ -69,14 +69,20 @@ class Instance:
     port: int
     env: dict[str, str]
     log: Path
+    #: Working directory (its instance/ folder): never the checkout, which tests must not write.
+    cwd: Path
     workers: int = 3
+    #: Threads per worker: the console refuses a request as "busy" (503) when every slot of
+    #: the worker that accepted it is taken (backoffice/web/capacity.py); with 16 threads a
+    #: worker takes every request the tests send at once, however gunicorn spreads them.
+    threads: int = 16
     process: subprocess.Popen | None = None
 
     def start(self) -> "Instance":
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", str(self.workers),
-             "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "wsgi:app"],
-            cwd=ROOT, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+             "--threads", str(self.threads), "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "wsgi:app"],
+            cwd=self.cwd, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
         _wait_http(self.port, "/healthz", self.process, self.log)
         return self
 
@@ -145,7 +151,7 @@ class Proxy:
 
     def start(self) -> "Proxy":
         os.chmod(self.root, 0o777)  # nginx's workers run as an unprivileged user and buffer bodies here
-        servers = "\n".join(f"        server {u} max_fails=1 fail_timeout=5s;" for u in self.upstreams)
+        servers = "\n".join(f"        server {u} max_fails=3 fail_timeout=2s;" for u in self.upstreams)
         conf = self.root / "nginx.conf"
         conf.write_text(_NGINX_CONF.format(root=self.root, port=self.port, servers=servers))
         log = self.root / "stderr.log"

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from tests.fleet_support import ROOT, Browser, Instance, Proxy, Tally, nginx_or_skip
+from tests.fleet_support import Browser, Instance, Proxy, Tally, nginx_or_skip
 from tests.redis_server import RedisServer, free_port, redis_or_skip
 from tests.reflection_walk import form_fields
 
@@ -30,6 +30,7 @@ QUEUE = "/admin/review-queue/"
 
 class Fleet:
     def __init__(self, proxy: Proxy, instances: list[Instance], database_url: str, env: dict, tally: Tally):
+        """The proxy, the instances behind it, their database and environment, and the tally."""
         self.proxy, self.instances, self.database_url, self.env, self.tally = proxy, instances, database_url, env, tally
 
     def browser(self, credentials=OPERATOR, source="127.0.0.1") -> Browser:
@@ -54,12 +55,15 @@ def fleet(pg_server, pg_demo_template, tmp_path_factory):
     logs = tmp_path_factory.mktemp("fleet")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("DATABASE_", "OPERATOR_", "PORT", "BACKOFFICE_", "RATELIMIT_", "REDIS_",
-                                "PROMETHEUS_"))}
+                                "PROMETHEUS_", "AUDIT_"))}
     env.update(DATABASE_URL=database_url, SECRET_KEY="fleet-shared-secret-key", LOG_LEVEL="WARNING",
                RATELIMIT_STORAGE_URI=redis.url, TRUSTED_PROXY_COUNT="1",
                OPERATOR_AUTH_USERNAME=OPERATOR[0], OPERATOR_AUTH_PASSWORD=OPERATOR[1],
-               OPERATOR_AUTH_RATE_LIMIT_MAX=str(FAILURE_LIMIT), BACKOFFICE_METRICS_TOKEN=TOKEN)
-    instances = [Instance(n, free_port(), env, logs / f"{n}.log") for n in ("a", "b")]
+               OPERATOR_AUTH_RATE_LIMIT_MAX=str(FAILURE_LIMIT), BACKOFFICE_METRICS_TOKEN=TOKEN,
+               # Every instance extends the same audit chain: one signing key, one checkpoint file.
+               AUDIT_SIGNING_KEY="fleet-audit-signing-key-0123456789abcdef",
+               AUDIT_CHECKPOINT_FILE=str(logs / "audit-checkpoints.jsonl"))
+    instances = [Instance(n, free_port(), env, logs / f"{n}.log", cwd=logs) for n in ("a", "b")]
     proxy = None
     try:
         for instance in instances:
@@ -172,7 +176,8 @@ def test_concurrent_applies_and_edits_end_exactly_once_with_a_linear_verified_ch
     audit_rows, distinct_previous = fleet.sql(
         "SELECT count(*), count(DISTINCT prev_hash) FROM backoffice_audit_events")[0]
     assert audit_rows == distinct_previous, "two audit rows share a predecessor: the chain forked"
-    verified = subprocess.run([str(Path(sys.executable).parent / "backoffice"), "audit-verify"], cwd=ROOT,
+    verified = subprocess.run([str(Path(sys.executable).parent / "backoffice"), "audit-verify"],
+                              cwd=fleet.instances[0].cwd,
                               env=fleet.env, capture_output=True, text=True, timeout=120)
     assert verified.returncode == 0, verified.stderr
     written = fleet.sql("SELECT count(*) FROM backoffice_audit_events WHERE id > %(f)s", f=first_audit)[0][0]
@@ -223,10 +228,36 @@ def test_each_instances_metrics_add_up_all_of_its_workers(fleet):
 
 # -- health snapshots ----------------------------------------------------------------------
 
-@pytest.mark.skip(reason="catalog-health snapshots shared by instances (issue 22) are not on main yet; "
-                         "today each process keeps its own cache")
+def _gauge(samples: dict[str, float], name: str, check: str | None = None) -> float | None:
+    for key, value in samples.items():
+        if key.startswith(name + "{" if check else name) and (check is None or f'check="{check}"' in key):
+            return value
+    return None
+
+
 def test_a_health_snapshot_computed_by_one_instance_is_served_by_the_other(fleet):
-    raise AssertionError("enable once health snapshots are stored in the database")
+    browser = fleet.browser()
+    page = browser.get("/admin/catalog-health/")
+    assert page.status == 200
+    refreshed = browser.post("/admin/catalog-health/refresh", dict(form_fields(page.body)))
+    assert refreshed.status == 302
+    computed_by = refreshed.upstream
+    missing = fleet.sql("SELECT count(*) FROM movies WHERE overview IS NULL OR overview = ''")[0][0]
+    # The catalog changes after the refresh: an instance computing its own figures would show it.
+    fleet.sql("INSERT INTO movies (title, created_at, updated_at) VALUES ('Snapshot probe', now(), now())")
+    stamps = {}
+    for _ in range(4):
+        reply = browser.get("/admin/catalog-health/")
+        assert reply.status == 200
+        stamps.setdefault(reply.upstream, set()).update(re.findall(r'<time datetime="([^"]+)"', reply.body))
+    assert set(stamps) == _addresses(fleet) and computed_by in stamps
+    assert len({stamp for found in stamps.values() for stamp in found}) == 1, stamps
+    # Each instance's /metrics reports the same stored figures: the ones before the change.
+    for instance in fleet.instances:
+        samples = _scrape(instance)
+        assert _gauge(samples, "backoffice_catalog_health_affected_rows", "missing_overview") == missing
+    computed = {_gauge(_scrape(i), "backoffice_catalog_health_computed_timestamp_seconds") for i in fleet.instances}
+    assert len(computed) == 1 and None not in computed
 
 
 # -- one instance stops mid-run ----------------------------------------------------------
