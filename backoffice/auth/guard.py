@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from flask import Flask, abort, current_app, g, request
 from flask_basicauth import BasicAuth
 
-from . import limits
+from . import limits, networks
 from backoffice.core.access import LOCAL_OPERATOR
 from backoffice.auth.accounts import AccountBook, load_accounts
 from backoffice.auth.proxy import ProxySignOn, proxy_sign_on
@@ -163,8 +163,10 @@ def _role_gate():
 
 
 def init_app(app: Flask, settings: Settings) -> OperatorBasicAuth:
-    """Limiter first (so 401s are counted), then the basic-auth guard, then the role gate."""
+    """Network allowlist first (outsiders see a missing page, never a sign-in), then the limiter
+    (so 401s are counted), then the basic-auth guard, then the role gate."""
     accounts = load_accounts(settings)
+    networks.init_app(app, settings)
     limits.init_app(app, settings)
     guard = OperatorBasicAuth(app, settings, accounts, proxy_sign_on(settings, accounts))
     app.before_request(_role_gate)
