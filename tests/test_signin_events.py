@@ -2,9 +2,10 @@
 counted per address and window, and a flood of addresses that cannot grow the table."""
 from __future__ import annotations
 
-from sqlalchemy import create_engine as sa_engine
 
 from backoffice.auth.signins import OTHER_ADDRESSES, SignInEvents
+from backoffice.core.engine import create_engine
+from backoffice.core.settings import load_settings
 from models.own import init_db
 from tests.auth_helpers import ADMIN, ENV, basic, write_users
 from tests.conftest import outside_sql
@@ -58,7 +59,7 @@ def test_a_lockout_is_recorded_once_per_address_and_window(make_app):
 
 
 def test_a_flood_of_addresses_cannot_grow_the_table_beyond_its_bound(db_url, tmp_path):
-    engine = sa_engine(db_url)
+    engine = create_engine(load_settings({"DATABASE_URL": db_url}))
     try:
         init_db(engine)
         events = SignInEvents(lambda: engine, window_seconds=3600, max_addresses=5)
