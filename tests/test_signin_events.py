@@ -76,3 +76,26 @@ def test_a_flood_of_addresses_cannot_grow_the_table_beyond_its_bound(db_url, tmp
     assert sum(count for _, count in rows) == 70  # nothing lost, only aggregated
     assert dict(rows)["2001:db8:1:2::/64"] == 30
     assert dict(rows)[OTHER_ADDRESSES] == 40 - 4
+
+
+def test_the_audit_tab_lists_filters_and_exports_them_and_hides_them_from_lesser_roles(make_app, tmp_path):
+    users = write_users(tmp_path / "users", {"ann": ("admin", ADMIN[1]), "vic": ("viewer", "vic's long password")})
+    app = make_app(OPERATOR_AUTH_USERS_FILE=users, OPERATOR_AUTH_RATE_LIMIT_MAX=50)
+    client = app.test_client()
+    here = {"REMOTE_ADDR": "10.0.0.3"}
+    client.get("/admin/", headers=basic("mallory", "x"), environ_base={"REMOTE_ADDR": "10.6.6.6"})
+    page = client.get("/admin/audit/sign-ins/", headers=basic(*ADMIN), environ_base=here)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "10.6.6.6" in html and "mallory" in html and "10.0.0.3" in html
+    failed_only = client.get("/admin/audit/sign-ins/?kind=sign_in_failed", headers=basic(*ADMIN),
+                             environ_base=here).get_data(as_text=True)
+    assert "mallory" in failed_only and "10.0.0.3" not in failed_only
+    export = client.get("/admin/audit/sign-ins/export.csv?user=mallory", headers=basic(*ADMIN), environ_base=here)
+    lines = export.get_data(as_text=True).strip().splitlines()
+    assert lines[0].startswith("id,kind,client_addr") and len(lines) == 2 and "mallory" in lines[1]
+    exports = outside_sql(app, "SELECT actor FROM backoffice_audit_events WHERE entity_type = "
+                               "'backoffice_security_events'")
+    assert [r["actor"] for r in exports] == ["ann"]
+    assert client.get("/admin/audit/sign-ins/", headers=basic("vic", "vic's long password"),
+                      environ_base=here).status_code == 404
