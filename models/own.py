@@ -1,11 +1,12 @@
 """The console's own tables. Prefixed ``backoffice_``; never shown as generic screens."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
 from sqlalchemy import Engine
 
-__all__ = ["own_metadata", "audit_events", "submissions", "health_snapshots", "init_db", "OWN_PREFIX",
-           "APPEND_ONLY_TRIGGER", "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
+__all__ = ["own_metadata", "audit_events", "submissions", "health_snapshots", "security_events", "init_db",
+           "OWN_PREFIX", "APPEND_ONLY_TRIGGER", "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
 
 OWN_PREFIX = "backoffice_"
 own_metadata = MetaData()
@@ -61,6 +62,27 @@ health_snapshots = Table(
 )
 
 
+# -- sign-in events (backoffice/auth/signins.py) -------------------------------------------
+#: Security events aggregated so a brute-force run cannot flood the table: one row per
+#: kind, address and window, counting; a first sign-in is one row per operator and address
+#: (``window_start`` is then the epoch). ``username`` is the first one tried in the window.
+security_events = Table(
+    "backoffice_security_events", own_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(20), nullable=False),  # sign_in | sign_in_failed | lockout
+    Column("client_addr", String(64), nullable=False),
+    Column("username", String(200), nullable=False),  # the operator of a sign_in; "" for the aggregated kinds
+    Column("tried", String(200)),  # failures and lockouts: the first username tried in the window
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("count", Integer, nullable=False),
+    UniqueConstraint("kind", "client_addr", "username", "window_start", name="uq_backoffice_security_events"),
+    Index("ix_backoffice_security_events_last_at", "last_at"),
+    Index("ix_backoffice_security_events_window", "window_start", "kind"),
+)
+
+
 #: Name of the PostgreSQL trigger (and its function) that makes the audit table append-only.
 APPEND_ONLY_TRIGGER = "backoffice_audit_events_append_only"
 
@@ -80,7 +102,9 @@ UPGRADE_COLUMNS = {"caused_by": "BIGINT", "key_id": "VARCHAR(32)", "mac": "VARCH
 #: trail is appended to and read, never changed (least privilege, ``init-db --console-role``).
 CONSOLE_GRANTS = {"backoffice_audit_events": "SELECT, INSERT", "backoffice_submissions": "SELECT, INSERT",
                   # the console's own state, not history: claims and reports are updated in place
-                  "backoffice_health_snapshots": "SELECT, INSERT, UPDATE"}
+                  "backoffice_health_snapshots": "SELECT, INSERT, UPDATE",
+                  # counted per address and window: counting updates the row
+                  "backoffice_security_events": "SELECT, INSERT, UPDATE"}
 
 
 def _quote(connection, name: str) -> str:
@@ -118,6 +142,10 @@ def _hand_over(connection, owner: str | None, console_role: str | None) -> list[
     if console_role:
         sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
                                       {"t": audit_events.name}).scalar()
+        if sequence:
+            connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
+        sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                      {"t": security_events.name}).scalar()
         if sequence:
             connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
         done.append(f"{console_role} may only: " + "; ".join(f"{v} on {k}" for k, v in CONSOLE_GRANTS.items()))

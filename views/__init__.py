@@ -19,6 +19,7 @@ from models.reflection import Reflection
 from views import catalog_health, ux
 from views import checks, pages
 from views.audit import AuditView
+from views.signins import SignInEventsView
 from views.base import ReflectedModelView
 from views.custom import discover
 from views.dashboard import DashboardView
@@ -59,6 +60,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     for page in pages.page_views(declarations, engine, settings.statement_timeout_ms):
         add_view(app, admin, page)
     add_view(app, admin, AuditView(db, reflection))
+    add_view(app, admin, SignInEventsView(db))
     add_view(app, admin, SchemaReportView(reflection))
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin

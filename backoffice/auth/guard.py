@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from flask import Flask, abort, current_app, g, request
 from flask_basicauth import BasicAuth
 
-from . import limits
+from . import limits, networks, signins
 from backoffice.core.access import LOCAL_OPERATOR
 from backoffice.auth.accounts import AccountBook, load_accounts
 from backoffice.auth.proxy import ProxySignOn, proxy_sign_on
@@ -104,6 +104,7 @@ class OperatorBasicAuth(BasicAuth):
             return False
         if self.proxy is not None and (operator := self.proxy.operator()) is not None:
             g.operator = operator
+            self._signed_in(operator)
             return True
         try:
             auth = request.authorization
@@ -117,7 +118,13 @@ class OperatorBasicAuth(BasicAuth):
             g.auth_failure = "wrong username or password"
             return False
         g.operator = operator
+        self._signed_in(operator)
         return True
+
+    @staticmethod
+    def _signed_in(operator) -> None:
+        if (events := signins.recorder()) is not None:
+            events.signed_in(operator.username, limits.client_address())
 
     def challenge(self):
         """401 with a readable page and a safe challenge; 503 when auth is required but absent."""
@@ -134,6 +141,8 @@ class OperatorBasicAuth(BasicAuth):
         username = limits.attempted_username()
         # A browser's first request carries no credentials by design: note it, do not alarm.
         level = logging.WARNING if username or reason != "no basic-auth credentials" else logging.INFO
+        if level == logging.WARNING and (events := signins.recorder()) is not None:
+            events.failed(limits.client_address(), username)
         log.log(level, "sign-in failed: %s", reason,
                 extra={"event": "auth.failed", "client_addr": limits.client_address(), "username": username,
                        "path": request.path, "request_id": g.get("request_id")})
@@ -163,9 +172,12 @@ def _role_gate():
 
 
 def init_app(app: Flask, settings: Settings) -> OperatorBasicAuth:
-    """Limiter first (so 401s are counted), then the basic-auth guard, then the role gate."""
+    """Network allowlist first (outsiders see a missing page, never a sign-in), then the limiter
+    (so 401s are counted), then the basic-auth guard, then the role gate."""
     accounts = load_accounts(settings)
+    networks.init_app(app, settings)
     limits.init_app(app, settings)
+    signins.init_app(app, settings.operator_auth_rate_limit_window_seconds)
     guard = OperatorBasicAuth(app, settings, accounts, proxy_sign_on(settings, accounts))
     app.before_request(_role_gate)
     app.extensions["backoffice.auth"] = guard

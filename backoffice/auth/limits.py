@@ -81,6 +81,8 @@ def _lockout_logger(window: int):
         except Exception:  # the 429 matters more than the log line
             first = True
         if first:
+            if (events := current_app.extensions.get("backoffice.signins")) is not None:
+                events.locked_out(client_address(), attempted_username())
             log.warning("sign-in locked out: too many failed attempts from this address",
                         extra={"event": "auth.lockout", "client_addr": client_address(),
                                "username": attempted_username(), "limit": str(limit.limit),

@@ -173,6 +173,25 @@ def _networks(text: str) -> tuple[str, ...]:
     return tuple(found)
 
 
+def _allowed_networks(text: str) -> tuple[str, ...]:
+    # Strict: "10.1.2.3/8" would silently widen to all of 10.0.0.0/8; say so instead of guessing.
+    found = []
+    for part in _names(text):
+        try:
+            found.append(str(ipaddress.ip_network(part)))
+        except ValueError:
+            try:
+                meant = ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"comma-separated IPv4/IPv6 addresses or CIDR networks such as 10.0.0.0/8 "
+                                 f"or 2001:db8::/32 ({part!r} is neither)") from None
+            raise ValueError(f"CIDR networks without host bits ({part!r} has host bits set: "
+                             f"write {meant} for the whole network or {part.split('/')[0]} for one address)") from None
+    if not found:
+        raise ValueError("at least one network (leave the variable unset to allow every address)")
+    return tuple(found)
+
+
 def _storage_uri(text: str) -> str:
     scheme = text.split("://", 1)[0] if "://" in text else ""
     if scheme not in ("memory", "redis", "rediss", "redis+unix"):
@@ -242,6 +261,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Header carrying the operator signed in by a trusted proxy (e.g. X-Forwarded-Email)"),
     Setting("OPERATOR_AUTH_PROXY_ADDRESSES", "127.0.0.1,::1", _networks,
             "Addresses of the sign-in proxy; the header is honoured only from them"),
+    Setting("OPERATOR_ALLOWED_NETWORKS", None, _allowed_networks,
+            "Networks operators may connect from (CIDRs, IPv4/IPv6, comma separated); other addresses get "
+            "a missing page before sign-in (health endpoints excepted). Unset: every address"),
     Setting("LOG_LEVEL", "INFO", lambda t: _choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
 )
 
@@ -291,6 +313,7 @@ class Settings:
     prometheus_multiproc_dir: str | None = None
     operator_auth_proxy_header: str | None = None
     operator_auth_proxy_addresses: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    operator_allowed_networks: tuple[str, ...] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
