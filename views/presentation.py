@@ -18,7 +18,40 @@ from views.names import LIST_TEXT_LIMIT
 from views.rowactions import RowRendering
 from views.ux import decorated
 
-__all__ = ["PresentationPart"]
+__all__ = ["PresentationPart", "default_list_columns", "LIST_COLUMN_LIMIT", "SHORT_STRING"]
+
+#: At most this many columns in a list nobody tuned; the rest are on the details page.
+LIST_COLUMN_LIMIT = 8
+#: A string column declared at most this long reads on one line of a list.
+SHORT_STRING = 100
+#: Categories whose values are short by type (dates, numbers, flags, identifiers).
+_SHORT = frozenset({"integer", "numeric", "float", "boolean", "date", "datetime", "time", "interval", "enum",
+                    "uuid", "network"})
+
+
+def default_list_columns(plans: list[ColumnPlan], entry, label_keys=()) -> list[str]:
+    """The columns a list shows when nobody chose them: the row's label column first, then
+    the short typed columns (numbers, dates, booleans, short strings, foreign keys) in
+    table order, at most :data:`LIST_COLUMN_LIMIT`. Long text, JSON, arrays and binary
+    stay on the details page. A table with nothing short shows its key and first columns
+    (cut to one line by the list's cell rendering)."""
+    by_key = {p.key: p for p in plans}
+    foreign = {c.key for c in entry.table.columns if c.foreign_keys}
+
+    def short(plan: ColumnPlan) -> bool:
+        if plan.key in foreign or plan.category in _SHORT:
+            return True
+        if plan.category == "string":
+            length = getattr(entry.table.c[plan.key].type, "length", None)
+            return bool(length) and length <= SHORT_STRING
+        return False
+
+    chosen = [k for k in label_keys if k in by_key]
+    chosen += [p.key for p in plans if p.key not in chosen and short(p)]
+    if len(chosen) < 2:  # nothing short: still a recognisable row
+        keys = [k for k in entry.primary_key_attributes if k in by_key]
+        chosen += [k for k in keys + [p.key for p in plans] if k not in chosen]
+    return chosen[:LIST_COLUMN_LIMIT]
 
 
 class PresentationPart(RowRendering):
@@ -68,7 +101,7 @@ class PresentationPart(RowRendering):
             # the base view's key order, in SQL names; sorting needs attribute names
             self.column_default_sort = [(key, False) for key in entry.primary_key_attributes]
         if self.column_list is None:
-            self.column_list = [p.key for p in plans]
+            self.column_list = default_list_columns(plans, entry, getattr(model, "__label_keys__", ()))
         if self.column_details_list is None:
             self.column_details_list = [p.key for p in plans]
         # Derived, not declared: on a large table only indexed ones are offered (views/reading.py).
