@@ -55,6 +55,8 @@ QUEUE_OPTIONS = (
            example='{ table = "movies", column = "movie_id", show = ["title", "release_date", "tmdb_id"] }'),
     Option("show", "str-list", "Columns of the queue row shown beside the subject.",
            example='["candidate_title", "candidate_release_date", "candidate_tmdb_id", "match_score"]'),
+    Option("compare", "dict", "Label -> [subject column, queue column]: shown side by side, differences "
+           "highlighted.", example='{ Title = ["title", "candidate_title"] }'),
     Option("links", "dict", "Column -> URL template rendered as a link ({column} placeholders).",
            example='{ candidate_tmdb_id = "https://www.themoviedb.org/movie/{candidate_tmdb_id}" }'),
     Option("actions", "table", "Action name -> {from, to, reason, effect, role, label}.",
@@ -121,6 +123,8 @@ class QueueSpec:
     subject_column: str | None = None
     subject_show: tuple[str, ...] = ()
     show: tuple[str, ...] = ()
+    #: Label -> (subject column, queue column), compared side by side on the queue page.
+    compare: dict[str, tuple[str, str]] = field(default_factory=dict)
     links: dict[str, str] = field(default_factory=dict)
     bulk_confirm_over: int = 20
     open_states_declared: tuple[str, ...] = ()
@@ -150,6 +154,9 @@ DEFAULT_QUEUES: dict[str, dict[str, Any]] = {
         "states": ["pending", "deferred", "applied", "rejected"],
         "subject": {"table": "movies", "column": "movie_id", "show": ["title", "release_date", "tmdb_id"]},
         "show": ["candidate_title", "candidate_release_date", "candidate_tmdb_id", "match_score", "match_reason"],
+        "compare": {"Title": ["title", "candidate_title"],
+                    "Release date": ["release_date", "candidate_release_date"],
+                    "TMDB id": ["tmdb_id", "candidate_tmdb_id"]},
         "links": {"candidate_tmdb_id": "https://www.themoviedb.org/movie/{candidate_tmdb_id}"},
         "actions": {
             "apply": {"from": ["pending", "deferred"], "to": "applied", "label": "Apply", "exclusive": True,
@@ -203,6 +210,8 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
         subject_column=subject.get("column"),
         subject_show=tuple(subject.get("show", ())),
         show=tuple(entry.get("show", ())),
+        compare={str(label): tuple(pair) for label, pair in (entry.get("compare") or {}).items()
+                 if isinstance(pair, (list, tuple)) and len(pair) == 2},
         links=dict(entry.get("links") or {}),
         bulk_confirm_over=int(entry.get("bulk_confirm_over", 20)),
         open_states_declared=tuple(entry.get("open_states", ())),
@@ -249,6 +258,11 @@ def _check_queues(declarations: Declarations, reflection) -> Iterable:
                  ("score", spec.score), ("subject.column", spec.subject_column)]
         named += [(f"show[{i}]", c) for i, c in enumerate(spec.show)]
         named += [(f"links.{c}", c) for c in spec.links]
+        named += [(f"compare.{label}[1]", pair[1]) for label, pair in spec.compare.items()]
+        for label, pair in ((_entries(declarations, reflection).get(spec.name) or {}).get("compare") or {}).items():
+            if label not in spec.compare or not all(isinstance(c, str) for c in pair):
+                yield problem("backoffice.E071", declarations, f"{prefix}.compare.{label}",
+                              "a compared pair is [subject column, queue column]", table=spec.table)
         for option, column in named:
             if column and column not in columns:
                 yield problem("backoffice.E071", declarations, f"{prefix}.{option}",
@@ -262,6 +276,12 @@ def _check_queues(declarations: Declarations, reflection) -> Iterable:
                               hint=did_you_mean(spec.subject_table, reflection.tables))
             else:
                 subject_columns = [c.name for c in subject.table.columns]
+                compared = [(f"compare.{label}[0]", pair[0]) for label, pair in spec.compare.items()]
+                for option, column in compared:
+                    if column not in subject_columns:
+                        yield problem("backoffice.E077", declarations, f"{prefix}.{option}",
+                                      f"'{column}' is not a column of '{spec.subject_table}'", table=spec.table,
+                                      hint=did_you_mean(column, subject_columns))
                 for index, column in enumerate(spec.subject_show):
                     if column not in subject_columns:
                         yield problem("backoffice.E077", declarations, f"{prefix}.subject.show[{index}]",

@@ -21,6 +21,7 @@ from queues.runner import ActionRefused, QueueRunner
 
 from views.access import RoleGuardMixin
 from views.names import endpoint_for
+from views.review_compare import compare_pairs, score_badge
 
 __all__ = ["ReviewQueueView"]
 
@@ -110,12 +111,18 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
         rows = self.db.session.execute(
             self._ordered(base, filters["sort"]).limit(PAGE_SIZE).offset(filters["page"] * PAGE_SIZE)
         ).scalars().all()
-        items = [{"row": row, "id": getattr(row, self.runner.pk.key), "subject": self.runner.subject_of(row),
-                  "state": self.runner.state(row)} for row in rows]
+        items = []
+        for row in rows:
+            subject = self.runner.subject_of(row)
+            items.append({"row": row, "id": getattr(row, self.runner.pk.key), "subject": subject,
+                          "state": self.runner.state(row), "compared": compare_pairs(self.queue.compare, subject, row),
+                          "score": score_badge(getattr(row, self.queue.score)) if self.queue.score else None})
+        compared_columns = {pair[1] for pair in self.queue.compare.values()} | {self.queue.score}
         return self.render(
             "backoffice/review_queue/list.html", queue=self.queue, items=items, filters=filters, total=total,
             pages=max(1, -(-total // PAGE_SIZE)), sorts=SORTS, actions=self._allowed_actions(),
             subject_url=self._subject_url, link_for=self._link_for, states=self.queue.all_states(),
+            other_columns=[c for c in self.queue.show if c not in compared_columns],
         )
 
     def _subject_url(self, row) -> str | None:
@@ -144,10 +151,29 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
 
     @expose("/confirm/", methods=("POST",))
     def confirm(self):
-        single = request.form.get("row_action", "")
+        single, threshold = request.form.get("row_action", ""), request.form.get("threshold_action", "")
+        typed = False
         if single:
             name, _, raw_id = single.partition(":")
             action, ids = self._action(name), [raw_id]
+        elif threshold and self.queue.score:
+            # "every proposal on this page scoring at least X": the page's ids, kept by
+            # score here, always confirmed with the typed count.
+            action, least = self._action(threshold), _number(request.form.get("at_least"))
+            if least is None:
+                flash("Type the least score as a number (for example 0.95); nothing was selected.", "error")
+                return redirect(url_for(".index"))
+            try:
+                rows = self.runner.load(sorted(set(request.form.getlist("page_ids")))[:PAGE_SIZE])
+            except ActionRefused as exc:
+                flash(str(exc), "error")
+                return redirect(url_for(".index"))
+            ids = [str(getattr(r, self.runner.pk.key)) for r in rows
+                   if (score := getattr(r, self.queue.score)) is not None and score >= least]
+            typed = True
+            if not ids:
+                flash(f"No proposal on this page scores at least {least:g}; nothing was selected.", "warning")
+                return redirect(url_for(".index"))
         else:
             action, ids = self._action(request.form.get("action")), request.form.getlist("ids")
         ids = sorted({i.strip() for i in ids if i.strip()}, key=lambda v: (len(v), v))
@@ -158,12 +184,13 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
             flash(f"At most {MAX_IDS} rows per action; {len(ids)} were selected.", "error")
             return redirect(url_for(".index"))
         try:
-            return self._render_confirm(action, ids, self._serializer().dumps({"action": action.name, "ids": ids}))
+            return self._render_confirm(action, ids, self._serializer().dumps(
+                {"action": action.name, "ids": ids, "typed": typed}), typed=typed)
         except ActionRefused as exc:
             flash(str(exc), "error")
             return redirect(url_for(".index"))
 
-    def _render_confirm(self, action: ActionSpec, ids: list[str], token: str, reason: str = ""):
+    def _render_confirm(self, action: ActionSpec, ids: list[str], token: str, reason: str = "", typed: bool = False):
         rows = self.runner.load(ids)
         operator = current_operator()
         previews = []
@@ -174,7 +201,7 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
         return self.render(
             "backoffice/review_queue/confirm.html", queue=self.queue, action=action, previews=previews,
             token=token, count=len(ids), missing=len(ids) - len(rows), reason=reason,
-            require_count=len(ids) > self.queue.bulk_confirm_over,
+            require_count=typed or len(ids) > self.queue.bulk_confirm_over,
             runnable=sum(1 for p in previews if not p["blocked"]), subject_url=self._subject_url,
         )
 
@@ -188,13 +215,15 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
         except BadSignature:
             abort(400, description="The confirmation token is invalid; nothing was changed.")
         action, ids = self._action(bound.get("action")), list(bound.get("ids") or [])
+        typed = bound.get("typed") is True
         reason = (request.form.get("reason") or "").strip() or None
         if reason and len(reason) > 2000:
-            return self._refuse_confirm(action, ids, "The reason is too long (at most 2,000 characters).")
+            return self._refuse_confirm(action, ids, "The reason is too long (at most 2,000 characters).", typed)
         if action.reason == "required" and not reason:
-            return self._refuse_confirm(action, ids, f"A reason is required to {action.title.lower()}.")
-        if len(ids) > self.queue.bulk_confirm_over and request.form.get("typed_count", "").strip() != str(len(ids)):
-            return self._refuse_confirm(action, ids, f"Type the number of rows ({len(ids)}) to confirm.")
+            return self._refuse_confirm(action, ids, f"A reason is required to {action.title.lower()}.", typed)
+        count_needed = typed or len(ids) > self.queue.bulk_confirm_over
+        if count_needed and request.form.get("typed_count", "").strip() != str(len(ids)):
+            return self._refuse_confirm(action, ids, f"Type the number of rows ({len(ids)}) to confirm.", typed)
         outcome = self.runner.perform(action, ids, current_operator(), reason if action.reason != "none" else None)
         noun = "row" if len(ids) == 1 else "rows"
         flash(f"{action.title}: {outcome.done} of {len(ids)} {noun} {action.to}; {len(outcome.skipped)} skipped.",
@@ -205,10 +234,11 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
             flash(f"... and {len(outcome.skipped) - 20} more skipped.", "warning")
         return redirect(url_for(".index"))
 
-    def _refuse_confirm(self, action: ActionSpec, ids: list[str], message: str):
+    def _refuse_confirm(self, action: ActionSpec, ids: list[str], message: str, typed: bool = False):
         """Show the confirmation again with the error; the signed selection is kept."""
         flash(message, "error")
-        return self._render_confirm(action, ids, request.form.get("token", ""), request.form.get("reason", "")), 422
+        return self._render_confirm(action, ids, request.form.get("token", ""), request.form.get("reason", ""),
+                                    typed=typed), 422
 
 
 def _number(value: str | None) -> float | None:
