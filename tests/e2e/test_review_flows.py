@@ -11,17 +11,17 @@ QUEUE = "/admin/review-queue/"
 
 
 def _row(page, review_id: str):
-    return page.locator("table.queue-table tbody tr", has=page.locator(f'input[name="ids"][value="{review_id}"]'))
+    return page.locator("tr.queue-item", has=page.locator(f'input[name="ids"][value="{review_id}"]'))
 
 
 def test_apply_one_review_with_its_confirmation(page, live_server):
     page.goto(QUEUE)
     assert_fits(page)
     screenshot(page, "review-queue")
-    first = page.locator("table.queue-table tbody tr").first
+    first = page.locator("tr.queue-item").first
     review_id = first.locator('input[name="ids"]').get_attribute("value")
-    candidate = re.search(r"candidate_tmdb_id:\s*(\d+)", first.inner_text()).group(1)
-    movie_link = first.locator("td").nth(3).get_by_role("link").first
+    candidate = first.locator(".queue-compare tr", has_text="TMDB id").locator("td").nth(1).inner_text().strip()
+    movie_link = first.locator("td").nth(1).get_by_role("link").first
     movie_url = movie_link.get_attribute("href")
 
     first.get_by_role("button", name="Apply").click()
@@ -56,12 +56,12 @@ def test_apply_one_review_with_its_confirmation(page, live_server):
 
     page.goto(f"{QUEUE}?state=applied&sort=-age")
     applied = _row(page, review_id)
-    expect(applied.locator(".badge")).to_have_text("applied")
+    expect(applied.locator("td").nth(2).locator(".badge")).to_have_text("applied")
 
 
 def test_bulk_reject_with_a_reason(page, live_server):
     page.goto(f"{QUEUE}?sort=-score")  # the weakest matches
-    rows = page.locator("table.queue-table tbody tr")
+    rows = page.locator("tr.queue-item")
     ids = [rows.nth(i).locator('input[name="ids"]').get_attribute("value") for i in range(3)]
     for review_id in ids:
         _row(page, review_id).locator('input[name="ids"]').check()
@@ -102,7 +102,7 @@ def test_a_viewer_sees_no_action_controls(page, new_context, live_server):
     page = new_context(extra_http_headers=VIEWER.headers).new_page()
     page.goto(QUEUE)
     expect(page.locator("nav.navbar")).to_contain_text("vera · viewer")
-    expect(page.locator("table.queue-table tbody tr").first).to_be_visible()
+    expect(page.locator("tr.queue-item").first).to_be_visible()
     expect(page.locator('input[name="ids"]')).to_have_count(0)
     expect(page.locator("table.queue-table button, .queue-bulk")).to_have_count(0)
 
