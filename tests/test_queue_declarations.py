@@ -96,3 +96,19 @@ def test_queue_errors_stop_start_up(tmp_path, make_app):
     path.write_text('[queues.q]\ntable = "nope"\nactions.a = { from = ["x"], to = "y" }\n')
     with pytest.raises(DeclarationError, match=r"E070"):
         make_app(BACKOFFICE_CONFIG=str(path))
+
+
+def test_compared_pairs_name_real_columns_on_both_sides(tmp_path, reflection):
+    _declarations, problems = _problems(tmp_path, reflection, '''
+[queues.tmdb_matches]
+table = "tmdb_match_reviews"
+subject = { table = "movies", column = "movie_id", show = ["title"] }
+compare = { Title = ["titel", "candidate_title"], Year = ["release_date", "candidate_year"], Odd = ["title"] }
+actions.reject = { from = ["pending"], to = "rejected", reason = "required" }
+''')
+    found = {(p.id, p.where if hasattr(p, "where") else "", p.message) for p in problems}
+    messages = " | ".join(p.message for p in problems)
+    assert "'titel' is not a column of 'movies'" in messages
+    assert "'candidate_year' is not a column of 'tmdb_match_reviews'" in messages
+    assert "a compared pair is [subject column, queue column]" in messages
+    assert len(found) == 3
