@@ -82,9 +82,9 @@ def test_a_refused_form_says_nothing_was_saved_and_names_the_fields(client, app)
 
 def test_lists_cut_long_text_show_utc_times_and_status_badges(client, app):
     long_text = "word " * 40
-    outside_sql(app, "UPDATE movies SET overview = :text WHERE id = 1", text=long_text)
+    outside_sql(app, "UPDATE movies SET title = :text WHERE id = 1", text=long_text)
     html = client.get("/admin/movies/?page=0").get_data(as_text=True)
-    cell = re.search(r'<td class="col-overview">\s*(.*?)\s*</td>', html, re.S).group(1)
+    cell = re.search(r'<td class="col-title">\s*(.*?)\s*</td>', html, re.S).group(1)
     assert f'title="{long_text}"' in cell and "…" in cell and len(re.sub(r"<[^>]+>", "", cell).strip()) <= 80
     assert re.search(r'<time class="backoffice-time" datetime="[^"]+\+00:00" title="[^"]+ UTC">[^<]+ UTC</time> '
                      r'<small class="text-muted backoffice-ago">[^<]*(ago|just now|in )', html)
