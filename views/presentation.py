@@ -102,6 +102,8 @@ class PresentationPart(RowRendering):
             self.column_default_sort = [(key, False) for key in entry.primary_key_attributes]
         if self.column_list is None:
             self.column_list = default_list_columns(plans, entry, getattr(model, "__label_keys__", ()))
+        if getattr(self, "column_export_list", None) is None:
+            self.column_export_list = [p.key for p in plans]  # an export keeps every column, as before
         if self.column_details_list is None:
             self.column_details_list = [p.key for p in plans]
         # Derived, not declared: on a large table only indexed ones are offered (views/reading.py).
