@@ -15,7 +15,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, MetaData, Table, event, inspect
+from sqlalchemy import Column, Engine, MetaData, Table, event, inspect
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, interfaces
@@ -55,6 +55,11 @@ class ReflectedTable:
     notes: list[str] = field(default_factory=list)
     partition_of: str | None = None
     dialect: str = ""
+    #: How a row is found again from its link: "primary key", "unique key", "rowid",
+    #: "ctid", "all columns"; and whether that works at all (a view computing now()
+    #: gives every row a new identity on every read: its details are shown in the list).
+    locator: str = "primary key"
+    locatable: bool = True
 
     @property
     def qualified_name(self) -> str:
@@ -147,7 +152,46 @@ def _pg_kinds(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | Non
 
 
 def _sqlite_kinds(engine: Engine) -> dict[tuple[str | None, str], tuple[str, str | None]]:
-    return {(None, name): ("view", None) for name in inspect(engine).get_view_names()}
+    """(None, name) -> (kind, None): view, virtual table or shadow table (tables are the
+    default). A ``WITHOUT ROWID`` table always declares a primary key: nothing to note."""
+    kinds: dict[tuple[str | None, str], tuple[str, str | None]] = {}
+    with engine.connect() as conn:
+        try:
+            rows = conn.exec_driver_sql("PRAGMA main.table_list").all()
+        except Exception:  # SQLite before 3.37: read the schema's own text
+            rows = [(None, name, "virtual" if (sql or "").upper().startswith("CREATE VIRTUAL") else kind)
+                    for kind, name, sql in conn.exec_driver_sql(
+                        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view')")]
+    for _schema, name, kind, *_rest in rows:
+        if kind == "view":
+            kinds[(None, name)] = ("view", None)
+        elif kind == "virtual":
+            kinds[(None, name)] = ("virtual table", None)
+        elif kind == "shadow":
+            kinds[(None, name)] = ("shadow table", None)
+    return kinds
+
+
+#: Functions and SQL value functions whose result changes from one read to the next:
+#: a view computing one of them gives its rows a new identity on every read.
+_VOLATILE = re.compile(
+    r"\b(?:now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|randomblob|"
+    r"gen_random_uuid|uuid_generate_v[14]|nextval|txid_current|pg_backend_pid)\s*\(|"
+    r"\b(?:current_date|current_time|current_timestamp|localtime|localtimestamp)\b|'now'", re.I)
+
+
+def _view_definitions(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | None, str], str]:
+    """(schema, view name) -> its SQL text, to spot definitions that compute values anew."""
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            return {(None, name): sql or "" for name, sql in conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
+        default = conn.exec_driver_sql("SELECT current_schema()").scalar()
+        rows = conn.exec_driver_sql(
+            "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') "
+            "AND n.nspname = ANY(%(names)s)", {"names": [s or default for s in schemas]}).all()
+    return {(None if nsp == default and None in schemas else nsp, name): sql or "" for nsp, name, sql in rows}
 
 
 def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
@@ -166,16 +210,34 @@ def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
                 table.foreign_keys.discard(element)
 
 
-def _comparable(column) -> bool:
-    """Can this column identify rows? It needs SQL equality and a hashable Python value
-    (json, arrays and unknown types have one or the other missing)."""
+def _not_comparable(column, dialect: str) -> str:
+    """Why this column cannot identify rows ("" when it can): it needs SQL equality and a
+    hashable Python value. An untyped SQLite column compares by storage class: it can."""
     kind = column.type
-    return not (isinstance(kind, (sqltypes.JSON, sqltypes.ARRAY, sqltypes.NullType))
-                or type(kind).__name__ in ("JSON", "JSONB", "XML"))
+    name = type(kind).__name__
+    if isinstance(kind, sqltypes.JSON) or name in ("JSON", "JSONB"):
+        return "json"
+    if isinstance(kind, sqltypes.ARRAY):
+        return "array"
+    if name == "XML":
+        return "xml: no equality operator"
+    if isinstance(kind, sqltypes.NullType) and dialect != "sqlite":
+        return f"type without a known equality ({name})"
+    return ""
 
 
-def _identity_for(entry: ReflectedTable) -> None:
-    """Choose the columns that identify a row; record the decision."""
+def _add_locator(entry: ReflectedTable, names: tuple[str, ...], sql_type) -> tuple[str, ...]:
+    """Map a row identity the database keeps itself (SQLite's rowid, PostgreSQL's ctid)
+    as extra columns of the table; returns their names."""
+    for name in names:
+        column = Column(name, sql_type(), key=_attribute(name, {c.key for c in entry.table.columns}),
+                        primary_key=name in ("rowid", "_rowid_", "oid"), info={"backoffice_locator": True})
+        entry.table.append_column(column)
+    return names
+
+
+def _identity_for(entry: ReflectedTable, volatile: str | None) -> None:
+    """Choose the columns that identify a row; record the decision and its cost."""
     table = entry.table
     pk = [c.name for c in table.primary_key.columns]
     if pk:
@@ -187,15 +249,40 @@ def _identity_for(entry: ReflectedTable) -> None:
         cols = list(unique.columns)
         if cols and all(not c.nullable for c in cols):
             entry.primary_key = tuple(c.name for c in cols)
+            entry.locator = "unique key"
             entry.notes.append(f"no primary key: rows identified by unique key ({', '.join(entry.primary_key)})")
-            break
-    else:
-        usable = [c.name for c in table.columns if _comparable(c)]
-        entry.primary_key = tuple(usable or [c.name for c in table.columns])
-        skipped = [c.name for c in table.columns if c.name not in usable]
-        entry.notes.append("no primary key: rows identified by all their columns"
-                           + (f" except {', '.join(skipped)} (json/array: not usable as a key)" if skipped else "")
-                           + "; rows with NULL in those columns have no detail page")
+            return
+    names = {c.name for c in table.columns}
+    if entry.dialect == "sqlite" and entry.kind in ("table", "virtual table", "shadow table"):
+        alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in names), None)
+        if alias is not None:
+            entry.primary_key = _add_locator(entry, (alias,), sqltypes.Integer)
+            entry.locator = "rowid"
+            entry.notes.append(f"no primary key: rows located by SQLite's rowid (shown as '{alias}'); "
+                               "it identifies a row as a key would, so editing is safe")
+            return
+    if entry.dialect == "postgresql" and entry.kind in ("table", "partitioned table", "materialized view"):
+        # System columns: never NULL, so even a row of NULLs opens; one TID lookup per row opened.
+        located = ("tableoid", "ctid") if entry.kind == "partitioned table" else ("ctid",)
+        entry.primary_key = _add_locator(entry, located, sqltypes.NullType)
+        entry.locator = "ctid"
+        entry.read_only = True
+        entry.notes.append(
+            "no primary key: rows located by their physical position (" + ", ".join(located) + "): opening one "
+            "costs a direct lookup, but a link goes stale once that row is updated or the table rewritten "
+            "(VACUUM FULL, CLUSTER); read-only because a position is not a key")
+        return
+    skipped = {c.name: why for c in table.columns if (why := _not_comparable(c, entry.dialect))}
+    usable = [c.name for c in table.columns if c.name not in skipped]
+    entry.primary_key = tuple(usable or [c.name for c in table.columns])
+    entry.locator = "all columns"
+    entry.notes.append("no primary key: rows located by the values of all their columns"
+                       + (" except " + ", ".join(f"{n} ({why})" for n, why in skipped.items()) if skipped else "")
+                       + "; opening a row reads the relation until it is found (a full scan without an index)")
+    if volatile:
+        entry.locatable = False
+        entry.notes.append(f"rows cannot be located again: the definition computes {volatile} anew on every "
+                           "read; each row's details are shown in the list instead of behind a link")
     if entry.kind in ("table", "foreign table"):
         entry.read_only = True
         entry.notes.append("read-only: a table without a primary key has no safe way to address one row")
@@ -255,13 +342,42 @@ def _unique(taken: dict[type, set[str]], cls: type, name: str) -> str:
     return name
 
 
-def _only_many_to_one(base, direction, return_fn, attrname, local_cls, referred_cls, **kw):
-    """Skip collections and many-to-many: link tables keep their own screens, and
-    forms never load whole child tables into multi-selects."""
-    if direction is not interfaces.MANYTOONE:
-        return None
-    kw.pop("backref", None)
-    return return_fn(referred_cls, **kw)
+def _cycles(metadata: MetaData) -> set[tuple[str, str]]:
+    """(table key, referred table key) of every foreign key that lies on a cycle: a row
+    pointing at itself (a tree's root), or tables pointing at each other."""
+    edges: dict[str, set[str]] = {}
+    for table in metadata.tables.values():
+        for fk in table.foreign_keys:
+            edges.setdefault(table.key, set()).add(fk.column.table.key)
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo.extend(edges.get(node, ()))
+        return False
+
+    return {(a, b) for a, targets in edges.items() for b in targets if reaches(b, a)}
+
+
+def _only_many_to_one(cycles: set[tuple[str, str]]):
+    def generate(base, direction, return_fn, attrname, local_cls, referred_cls, **kw):
+        """Skip collections and many-to-many: link tables keep their own screens, and
+        forms never load whole child tables into multi-selects. A reference on a cycle
+        is written after the rows it links (post_update), or saving a row that points at
+        itself fails with "Circular dependency detected"."""
+        if direction is not interfaces.MANYTOONE:
+            return None
+        kw.pop("backref", None)
+        if (local_cls.__table__.key, referred_cls.__table__.key) in cycles:
+            kw["post_update"] = True
+        return return_fn(referred_cls, **kw)
+
+    return generate
 
 
 def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
@@ -275,6 +391,7 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
             only=lambda name, _meta: not name.startswith(OWN_PREFIX),
         )
     kinds = _pg_kinds(engine, all_schemas) if engine.dialect.name == "postgresql" else _sqlite_kinds(engine)
+    definitions = _view_definitions(engine, all_schemas)
 
     entries: dict[str, ReflectedTable] = {}
     names = [t.name for t in metadata.tables.values()]
@@ -294,13 +411,21 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
         for column, domain in table.info.get("domains", {}).items():
             entry.notes.append(f"column {column}: domain {domain}; the database checks its constraints")
         _drop_unresolved_foreign_keys(table, entry.notes)
-        _identity_for(entry)
+        volatile = _VOLATILE.search(definitions.get((table.schema, table.name), ""))
+        _identity_for(entry, volatile.group(0).strip("( ") if volatile and kind == "view" else None)
         if kind in ("view", "materialized view"):
             entry.read_only = True
             entry.notes.append(f"read-only: a {kind} is not written through the console")
-        elif kind == "partitioned table":
+        elif kind == "partitioned table" and not entry.read_only:
             entry.read_only = True
             entry.notes.append("read-only: partitioned parent; rows are edited in their partitions")
+        elif kind == "virtual table":
+            entry.read_only = True
+            entry.notes.append("read-only: a virtual table (full-text index or other module) is written by its "
+                               "module or by the table it indexes")
+        elif kind == "shadow table":
+            entry.read_only = True
+            entry.notes.append("read-only: a shadow table holds a virtual table's internals; SQLite maintains it")
         entries[screen] = entry
 
     Base = automap_base(cls=_Row, metadata=metadata)
@@ -323,6 +448,6 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
         name_for_scalar_relationship=_relationship_namer(taken),
         name_for_collection_relationship=lambda _b, local_cls, referred_cls, constraint: _unique(
             taken, local_cls, _identifier(referred_cls.__table__.name + "_rows")),
-        generate_relationship=_only_many_to_one,
+        generate_relationship=_only_many_to_one(_cycles(metadata)),
     )
     return Reflection(tables=entries, metadata=metadata, dialect=engine.dialect.name)
