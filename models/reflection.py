@@ -251,6 +251,9 @@ def _identity_for(entry: ReflectedTable, volatile: str | None) -> None:
             entry.primary_key = tuple(c.name for c in cols)
             entry.locator = "unique key"
             entry.notes.append(f"no primary key: rows identified by unique key ({', '.join(entry.primary_key)})")
+            if entry.kind in ("table", "foreign table"):
+                entry.read_only = True
+                entry.notes.append("read-only: a table without a primary key has no safe way to address one row")
             return
     names = {c.name for c in table.columns}
     if entry.dialect == "sqlite" and entry.kind in ("table", "virtual table", "shadow table"):

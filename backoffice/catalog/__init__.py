@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from backoffice.catalog.cache import TTLCache
 from backoffice.catalog.checks import DEFAULT_CHECKS, HealthCheck
-from backoffice.catalog.validation import register_rules, resolve_checks
+from backoffice.catalog.validation import defaults_off, register_rules, resolve_checks
 from backoffice.catalog.queries import CheckQueries
 from backoffice.catalog.runner import WORKERS, CheckResult, HealthReport, SampleGroup, read_only, run_checks
 
@@ -38,6 +38,8 @@ class CatalogHealth:
         self.timeout_ms = timeout_ms or None
         self.workers = workers
         self.cache: TTLCache[HealthReport] = TTLCache(cache_seconds)
+        #: Built-in checks that do not fit this schema (shown as "not applicable").
+        self.not_applicable: list = []
 
     def report(self, names: list[str] | None = None, *, refresh: bool = False, cached: bool = True) -> HealthReport:
         """Figures for every check (or ``names``), from the cache when fresh enough."""
@@ -91,6 +93,7 @@ def init_app(app: Flask, engine: Engine, reflection: Any, declarations: Any, set
                             stale_days=settings.catalog_health_stale_days,
                             cache_seconds=settings.catalog_health_cache_seconds,
                             timeout_ms=settings.statement_timeout_ms)
+    service.not_applicable = defaults_off(declarations, reflection)
     app.extensions[EXTENSION] = service
     return service
 
