@@ -78,7 +78,8 @@ class _FormParser(HTMLParser):
             self.fields.extend((self._select, v) for v in chosen)
             self._select = None
         elif tag == "textarea" and self._textarea is not None:
-            text = "".join(self._text)
+            # as a browser reads it: line breaks normalised, then one leading newline dropped
+            text = "".join(self._text).replace("\r\n", "\n").replace("\r", "\n")
             self.fields.append((self._textarea, text[1:] if text.startswith("\n") else text))
             self._textarea = None
 
@@ -196,6 +197,7 @@ def _walk_one(app, client, db, screen, entry, done: Walk, every_row: bool) -> No
         assert page.status_code == 200, ("edit", unquote(edit), page.status_code)
         pages.append((edit, page.get_data(as_text=True)))
     done.steps["edit"].append(screen)
+    before = table_image(app, entry)
     for edit, page in pages:
         fields = form_fields(page)
         assert any(name == "csrf_token" for name, _ in fields), "edit form without a CSRF token"
@@ -204,7 +206,26 @@ def _walk_one(app, client, db, screen, entry, done: Walk, every_row: bool) -> No
         assert saved.status_code == 302, ("save", unquote(edit), saved.status_code, _errors(body))
         after = client.get(saved.headers["Location"]).get_data(as_text=True)
         assert not _errors(after), ("save", unquote(edit), _errors(after))
+    changed = sorted(set(table_image(app, entry)) ^ set(before))[:4]
+    assert not changed, ("unchanged save changed rows", changed)
     done.steps["saved"].append(screen)
+
+
+def table_image(app, entry) -> list[str]:
+    """Every row of ``entry`` as the database itself writes it (PostgreSQL's row text, SQLite's
+    storage class and bytes of each column): equal images, equal rows."""
+    db = app.extensions["backoffice.db"]
+    with app.app_context():
+        preparer = db.engine.dialect.identifier_preparer
+    name = preparer.format_table(entry.table)
+    columns = [c for c in entry.table.columns if not c.info.get("backoffice_locator")]
+    with app.app_context(), db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            sql = f"SELECT CAST(walked_row AS text) FROM {name} AS walked_row"
+        else:  # the storage class and the bytes of every value
+            sql = "SELECT " + " || ',' || ".join(
+                f"typeof({preparer.quote(c.name)}) || ':' || hex({preparer.quote(c.name)})" for c in columns) + f" FROM {name}"
+        return sorted(row[0] for row in conn.exec_driver_sql(sql))
 
 
 def _flashes(client, answer) -> str:
