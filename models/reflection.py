@@ -281,7 +281,8 @@ def _identity_for(entry: ReflectedTable, volatile: str | None) -> None:
     entry.locator = "all columns"
     entry.notes.append("no primary key: rows located by the values of all their columns"
                        + (" except " + ", ".join(f"{n} ({why})" for n, why in skipped.items()) if skipped else "")
-                       + "; opening a row reads the relation until it is found (a full scan without an index)")
+                       + "; opening a row reads the relation until it is found (a full scan without an index); "
+                       "a row whose columns are all NULL cannot be located again: its details are shown in the list")
     if volatile:
         entry.locatable = False
         entry.notes.append(f"rows cannot be located again: the definition computes {volatile} anew on every "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import unquote
@@ -96,7 +97,7 @@ def form_fields(html: str) -> list[tuple[str, str]]:
 
 def _links(html: str, action: str, base: str | None = None) -> list[str]:
     """Links to ``action`` pages (of screen ``base`` only, when given: cells link other screens)."""
-    found = [link.replace("&amp;", "&") for link in re.findall(r'href="([^"]*/' + action + r'/\?[^"]*)"', html)]
+    found = [unescape(link) for link in re.findall(r'href="([^"]*/' + action + r'/\?[^"]*)"', html)]
     if base is not None:
         found = [link for link in found if unquote(link).startswith(base + "/" + action + "/?")]
     return list(dict.fromkeys(found))

@@ -28,6 +28,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from flask_admin.tools import iterdecode, iterencode
+from sqlalchemy import cast, func, type_coerce
 from sqlalchemy import types as sqltypes
 
 from models.reflection import ReflectedTable
@@ -139,8 +140,22 @@ def find_row(session, model, entry: ReflectedTable, text: str):
     if ident is None:
         return None
     columns = [entry.table.c[key] for key in entry.primary_key_attributes]
-    if None not in ident and not any(untyped(c) for c in columns):
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    stored_as_text = sqlite and any(isinstance(v, (datetime, date, time, Decimal)) for v in ident)
+    if None not in ident and not any(untyped(c) for c in columns) and not stored_as_text:
         return session.get(model, tuple(ident) if len(ident) > 1 else ident[0])
-    conditions = [getattr(model, c.key).is_(None) if v is None else getattr(model, c.key) == v
-                  for v, c in zip(ident, columns)]
+    conditions = [_equals(getattr(model, c.key), v, c, sqlite) for v, c in zip(ident, columns)]
     return session.query(model).filter(*conditions).first()
+
+
+def _equals(attribute, value, column, sqlite: bool):
+    if value is None:
+        return attribute.is_(None)
+    if sqlite and isinstance(value, (datetime, date, time)):
+        # SQLite keeps dates as text in whatever form they were written ('... 00:00:00.000'):
+        # compare the instants, not the texts.
+        text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+        return func.julianday(type_coerce(attribute, sqltypes.String)) == func.julianday(text)
+    if sqlite and isinstance(value, Decimal):  # stored as REAL or INTEGER: compare numbers
+        return cast(type_coerce(attribute, sqltypes.String), sqltypes.Float) == float(value)
+    return attribute == value

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 
 from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
 from views.identity import encode_identity, find_row
+from views.inline import stand_in
 from views.names import db_session
 from views.paging import ListingPage, ShownCount, TableSize, count_plan, measure_table, requested_order
 from views.rowactions import ROW_PROBE, ROW_PLACEHOLDER
@@ -67,7 +68,7 @@ class ReadingPart:
         materialized view never refreshed, a permission missing) shows an empty list and
         the database's reason, not an error page."""
         try:
-            return self._list(page, sort_column, sort_desc, search, filters, execute, page_size)
+            count, rows = self._list(page, sort_column, sort_desc, search, filters, execute, page_size)
         except DBAPIError as exc:
             if not _refused_reading(exc):
                 raise  # unreachable database, timeout: the error pages say so (503)
@@ -75,6 +76,11 @@ class ReadingPart:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             flash(f"{self.screen} cannot be read: {reason}", "error")
             return 0, []
+        if not execute:
+            return count, rows
+        # The ORM gives None for a row whose identifying columns are all NULL (a view's): it
+        # is listed all the same, with its details in the list (views/inline.py).
+        return count, [stand_in(self.model) if row is None else row for row in rows]
 
     def get_pk_value(self, model):
         """The row's identity for URLs, whatever its key's types (views/identity.py). The row
