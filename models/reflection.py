@@ -13,13 +13,16 @@ import keyword
 import logging
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Engine, MetaData, Table, event, inspect
+from sqlalchemy import Engine, MetaData, Table, event, inspect
 from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, interfaces
 
+from models.kinds import VOLATILE, relation_kinds, view_definitions
+from models.locating import identity_for
 from models.own import OWN_PREFIX
 
 __all__ = ["Reflection", "ReflectedTable", "reflect", "RESERVED_ATTRIBUTES"]
@@ -37,8 +40,8 @@ RESERVED_ATTRIBUTES = frozenset({
 
 _LABEL_NAMES = ("name", "title", "label", "display_name", "full_name", "username", "email", "code")
 
-#: PostgreSQL relkind -> kind shown in the report.
-_PG_KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view", "f": "foreign table"}
+_UNKNOWN_TYPE = re.compile(r"Did not recognize type '([^']+)' of column '([^']+)'")
+
 
 
 @dataclass
@@ -130,70 +133,6 @@ def _column_reflect(_inspector, table: Table, info: dict) -> None:
         table.info.setdefault("domains", {})[info["name"]] = f"{domain.name} over {domain.data_type}"
 
 
-def _pg_kinds(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | None, str], tuple[str, str | None]]:
-    """One catalog query: (schema, name) -> (kind, parent table of a partition)."""
-    with engine.connect() as conn:
-        default = conn.exec_driver_sql("SELECT current_schema()").scalar()
-        names = [s or default for s in schemas]
-        rows = conn.exec_driver_sql(
-            "SELECT n.nspname, c.relname, c.relkind, p.relname, c.relispopulated FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition "
-            "LEFT JOIN pg_class p ON p.oid = i.inhparent "
-            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname = ANY(%(names)s)",
-            {"names": names},
-        ).all()
-    kinds = {}
-    for nspname, relname, relkind, parent, populated in rows:
-        schema = None if nspname == default and None in schemas else nspname
-        kind = _PG_KINDS[relkind]
-        kinds[(schema, relname)] = (kind if populated else kind + " (not populated)", parent)
-    return kinds
-
-
-def _sqlite_kinds(engine: Engine) -> dict[tuple[str | None, str], tuple[str, str | None]]:
-    """(None, name) -> (kind, None): view, virtual table or shadow table (tables are the
-    default). A ``WITHOUT ROWID`` table always declares a primary key: nothing to note."""
-    kinds: dict[tuple[str | None, str], tuple[str, str | None]] = {}
-    with engine.connect() as conn:
-        try:
-            rows = conn.exec_driver_sql("PRAGMA main.table_list").all()
-        except Exception:  # SQLite before 3.37: read the schema's own text
-            rows = [(None, name, "virtual" if (sql or "").upper().startswith("CREATE VIRTUAL") else kind)
-                    for kind, name, sql in conn.exec_driver_sql(
-                        "SELECT type, name, sql FROM sqlite_master WHERE type IN ('table', 'view')")]
-    for _schema, name, kind, *_rest in rows:
-        if kind == "view":
-            kinds[(None, name)] = ("view", None)
-        elif kind == "virtual":
-            kinds[(None, name)] = ("virtual table", None)
-        elif kind == "shadow":
-            kinds[(None, name)] = ("shadow table", None)
-    return kinds
-
-
-#: Functions and SQL value functions whose result changes from one read to the next:
-#: a view computing one of them gives its rows a new identity on every read.
-_VOLATILE = re.compile(
-    r"\b(?:now|clock_timestamp|statement_timestamp|transaction_timestamp|timeofday|random|randomblob|"
-    r"gen_random_uuid|uuid_generate_v[14]|nextval|txid_current|pg_backend_pid)\s*\(|"
-    r"\b(?:current_date|current_time|current_timestamp|localtime|localtimestamp)\b|'now'", re.I)
-
-
-def _view_definitions(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | None, str], str]:
-    """(schema, view name) -> its SQL text, to spot definitions that compute values anew."""
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            return {(None, name): sql or "" for name, sql in conn.exec_driver_sql(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'view'")}
-        default = conn.exec_driver_sql("SELECT current_schema()").scalar()
-        rows = conn.exec_driver_sql(
-            "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('v', 'm') "
-            "AND n.nspname = ANY(%(names)s)", {"names": [s or default for s in schemas]}).all()
-    return {(None if nsp == default and None in schemas else nsp, name): sql or "" for nsp, name, sql in rows}
-
-
 def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
     """FKs to relations that were not reflected (other schemas) become plain values."""
     for constraint in list(table.foreign_key_constraints):
@@ -208,88 +147,6 @@ def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
             for element in constraint.elements:
                 element.parent.foreign_keys.discard(element)
                 table.foreign_keys.discard(element)
-
-
-def _not_comparable(column, dialect: str) -> str:
-    """Why this column cannot identify rows ("" when it can): it needs SQL equality and a
-    hashable Python value. An untyped SQLite column compares by storage class: it can."""
-    kind = column.type
-    name = type(kind).__name__
-    if isinstance(kind, sqltypes.JSON) or name in ("JSON", "JSONB"):
-        return "json"
-    if isinstance(kind, sqltypes.ARRAY):
-        return "array"
-    if name == "XML":
-        return "xml: no equality operator"
-    if isinstance(kind, sqltypes.NullType) and dialect != "sqlite":
-        return f"type without a known equality ({name})"
-    return ""
-
-
-def _add_locator(entry: ReflectedTable, names: tuple[str, ...], sql_type) -> tuple[str, ...]:
-    """Map a row identity the database keeps itself (SQLite's rowid, PostgreSQL's ctid)
-    as extra columns of the table; returns their names."""
-    for name in names:
-        column = Column(name, sql_type(), key=_attribute(name, {c.key for c in entry.table.columns}),
-                        primary_key=name in ("rowid", "_rowid_", "oid"), info={"backoffice_locator": True})
-        entry.table.append_column(column)
-    return names
-
-
-def _identity_for(entry: ReflectedTable, volatile: str | None) -> None:
-    """Choose the columns that identify a row; record the decision and its cost."""
-    table = entry.table
-    pk = [c.name for c in table.primary_key.columns]
-    if pk:
-        entry.primary_key = tuple(pk)
-        return
-    uniques = [c for c in table.constraints if c.__class__.__name__ == "UniqueConstraint"]
-    uniques += [i for i in table.indexes if i.unique]
-    for unique in uniques:
-        cols = list(unique.columns)
-        if cols and all(not c.nullable for c in cols):
-            entry.primary_key = tuple(c.name for c in cols)
-            entry.locator = "unique key"
-            entry.notes.append(f"no primary key: rows identified by unique key ({', '.join(entry.primary_key)})")
-            if entry.kind in ("table", "foreign table"):
-                entry.read_only = True
-                entry.notes.append("read-only: a table without a primary key has no safe way to address one row")
-            return
-    names = {c.name for c in table.columns}
-    if entry.dialect == "sqlite" and entry.kind in ("table", "virtual table", "shadow table"):
-        alias = next((a for a in ("rowid", "_rowid_", "oid") if a not in names), None)
-        if alias is not None:
-            entry.primary_key = _add_locator(entry, (alias,), sqltypes.Integer)
-            entry.locator = "rowid"
-            entry.notes.append(f"no primary key: rows located by SQLite's rowid (shown as '{alias}'); "
-                               "it identifies a row as a key would, so editing is safe")
-            return
-    if entry.dialect == "postgresql" and entry.kind in ("table", "partitioned table", "materialized view"):
-        # System columns: never NULL, so even a row of NULLs opens; one TID lookup per row opened.
-        located = ("tableoid", "ctid") if entry.kind == "partitioned table" else ("ctid",)
-        entry.primary_key = _add_locator(entry, located, sqltypes.NullType)
-        entry.locator = "ctid"
-        entry.read_only = True
-        entry.notes.append(
-            "no primary key: rows located by their physical position (" + ", ".join(located) + "): opening one "
-            "costs a direct lookup, but a link goes stale once that row is updated or the table rewritten "
-            "(VACUUM FULL, CLUSTER); read-only because a position is not a key")
-        return
-    skipped = {c.name: why for c in table.columns if (why := _not_comparable(c, entry.dialect))}
-    usable = [c.name for c in table.columns if c.name not in skipped]
-    entry.primary_key = tuple(usable or [c.name for c in table.columns])
-    entry.locator = "all columns"
-    entry.notes.append("no primary key: rows located by the values of all their columns"
-                       + (" except " + ", ".join(f"{n} ({why})" for n, why in skipped.items()) if skipped else "")
-                       + "; opening a row reads the relation until it is found (a full scan without an index); "
-                       "a row whose columns are all NULL cannot be located again: its details are shown in the list")
-    if volatile:
-        entry.locatable = False
-        entry.notes.append(f"rows cannot be located again: the definition computes {volatile} anew on every "
-                           "read; each row's details are shown in the list instead of behind a link")
-    if entry.kind in ("table", "foreign table"):
-        entry.read_only = True
-        entry.notes.append("read-only: a table without a primary key has no safe way to address one row")
 
 
 class _Row:
@@ -389,13 +246,23 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
     metadata = MetaData()
     event.listen(metadata, "column_reflect", _column_reflect)
     all_schemas: list[str | None] = [None, *schemas]
+    unknown_types: dict[str, str] = {}
     for schema in all_schemas:
-        metadata.reflect(
-            engine, schema=schema, views=True, resolve_fks=False,
-            only=lambda name, _meta: not name.startswith(OWN_PREFIX),
-        )
-    kinds = _pg_kinds(engine, all_schemas) if engine.dialect.name == "postgresql" else _sqlite_kinds(engine)
-    definitions = _view_definitions(engine, all_schemas)
+        with warnings.catch_warnings(record=True) as caught:
+            # A type SQLAlchemy does not know (xml, money, a custom base type) is reflected as
+            # NullType with a warning; the relation's notes say it instead (see below).
+            warnings.simplefilter("always")
+            metadata.reflect(
+                engine, schema=schema, views=True, resolve_fks=False,
+                only=lambda name, _meta: not name.startswith(OWN_PREFIX),
+            )
+        for warning in caught:
+            if found := _UNKNOWN_TYPE.search(str(warning.message)):
+                unknown_types.setdefault(found.group(2), found.group(1))
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    kinds = relation_kinds(engine, all_schemas)
+    definitions = view_definitions(engine, all_schemas)
 
     entries: dict[str, ReflectedTable] = {}
     names = [t.name for t in metadata.tables.values()]
@@ -412,11 +279,16 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
                                 dialect=engine.dialect.name, notes=notes_first)
         if parent:
             entry.notes.append(f"partition of {parent}")
+        if engine.dialect.name != "sqlite":
+            for column in table.columns:
+                if isinstance(column.type, sqltypes.NullType):
+                    entry.notes.append(f"column {column.name}: type {unknown_types.get(column.name, 'unknown')} is "
+                                       "not known to SQLAlchemy: shown as the database writes it, never edited")
         for column, domain in table.info.get("domains", {}).items():
             entry.notes.append(f"column {column}: domain {domain}; the database checks its constraints")
         _drop_unresolved_foreign_keys(table, entry.notes)
-        volatile = _VOLATILE.search(definitions.get((table.schema, table.name), ""))
-        _identity_for(entry, volatile.group(0).strip("( ") if volatile and kind == "view" else None)
+        volatile = VOLATILE.search(definitions.get((table.schema, table.name), ""))
+        identity_for(entry, volatile.group(0).strip("( ") if volatile and kind == "view" else None)
         if kind in ("view", "materialized view"):
             entry.read_only = True
             entry.notes.append(f"read-only: a {kind} is not written through the console")

@@ -91,3 +91,39 @@ def test_update_values_gives_the_set_clause_of_an_update():
     values = update_values(update(table).where(table.c.id == 1).values(name="n", id=2))
     assert {getattr(k, "key", k) for k in values} == {"name", "id"}
     assert update_values(delete(table).where(table.c.id == 1)) == {}
+
+
+def test_flask_admin_still_retries_a_view_through_run_view():
+    # RunViewOnce overrides this hook; if Flask-Admin renames it, the override silently stops
+    # mattering and a TypeError inside a view runs it twice again.
+    import inspect
+
+    from flask_admin.base import BaseView
+
+    source = inspect.getsource(BaseView._run_view)
+    assert "except TypeError" in source and "cls=self" in source
+
+
+def test_run_view_once_calls_the_view_once_and_keeps_its_error():
+    from flask_admin.base import BaseView, expose
+
+    from backoffice.core.internals import RunViewOnce
+
+    calls = []
+
+    class View(RunViewOnce, BaseView):
+        @expose("/")
+        def index(self):
+            return ""
+
+    def view_function(self, value):
+        calls.append(value)
+        raise TypeError("can't escape str to binary")
+
+    try:
+        View(name="x")._run_view(view_function, "1")
+    except TypeError as exc:
+        assert str(exc) == "can't escape str to binary"
+    else:
+        raise AssertionError("the view's error was swallowed")
+    assert calls == ["1"]

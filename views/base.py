@@ -26,6 +26,7 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from wtforms import fields
 
+from backoffice.core.internals import RunViewOnce
 from backoffice.web.csrf import SecureForm
 from models.reflection import ReflectedTable
 
@@ -52,7 +53,7 @@ class BackofficeModelConverter(AdminModelConverter):
 PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart)
 
 
-class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, ModelView):
+class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, RunViewOnce, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

@@ -11,7 +11,7 @@ from typing import Any
 
 from werkzeug.routing import Rule
 
-__all__ = ["LazyBuildRule", "session_is_flushing", "update_values"]
+__all__ = ["LazyBuildRule", "session_is_flushing", "update_values", "RunViewOnce"]
 
 
 class LazyBuildRule(Rule):
@@ -63,3 +63,21 @@ def update_values(statement: Any) -> dict:
     its values only through this attribute. ``{}`` for ``delete()``.
     """
     return dict(getattr(statement, "_values", None) or {})
+
+
+# -- screens (views) -------------------------------------------------------------------------
+
+class RunViewOnce:
+    """Mixin for Flask-Admin views: a view function runs once, with the arguments of its URL.
+
+    Flask-Admin's ``BaseView._run_view`` calls ``fn(self, *args, **kwargs)`` and, on *any*
+    ``TypeError`` raised inside the view, calls it a second time as ``fn(cls=self, **kwargs)``
+    (a compatibility path for old view signatures). A TypeError from the view's own work
+    (a value of an unexpected type in a query) then runs the view twice, and the second
+    call fails differently: the log shows that second error and the original cause is
+    lost. Overriding the hook keeps the first exception and the single call. Should a
+    Flask-Admin release rename the hook, ``tests/test_internals.py`` fails.
+    """
+
+    def _run_view(self, fn, *args, **kwargs):
+        return fn(self, *args, **kwargs)
