@@ -10,7 +10,8 @@ from urllib.parse import unquote
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["load_sql_file", "walk", "walk_every_screen", "Walk", "form_fields", "run_sql", "INLINE_DETAILS"]
+__all__ = ["load_sql_file", "walk", "walk_every_screen", "Walk", "form_fields", "run_sql", "INLINE_DETAILS", "table_image",
+           "fill_one_row_each"]
 
 
 def load_sql_file(server, database: str, path, skip=()) -> str:
@@ -253,3 +254,50 @@ def _errors(html: str) -> list[str]:
     found = re.findall(r'class="(?![^"]*backoffice-banner)[^"]*(?:alert-danger|invalid-feedback|help-block)[^"]*"'
                        r'[^>]*>(.*?)</', html, re.S)
     return [" ".join(f.split()) for f in found][:10]
+
+
+#: A value of each PostgreSQL type for :func:`fill_one_row_each` (text types get 'M').
+_SAMPLE = {
+    "integer": "1", "smallint": "1", "bigint": "1", "numeric": "1", "real": "1", "double precision": "1",
+    "boolean": "true", "date": "'2020-01-02'", "timestamp without time zone": "'2020-01-02 03:04:05.678901'",
+    "timestamp with time zone": "'2020-01-02 03:04:05+00'", "uuid": "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+    "xml": "'<doc><a>1</a></doc>'", "bytea": "'\\x0102ff'", "text": "'M'", "character varying": "'M'",
+    "character": "'M'", "money": "1", "interval": "'1 day'", "time without time zone": "'01:02:03'",
+}
+
+
+def fill_one_row_each(url: str, schemas: list[str], overrides: dict | None = None) -> list[str]:
+    """Insert one row of sample values into every base table of ``schemas`` (foreign keys
+    and triggers off, as a restore does), refresh materialized views; returns the tables
+    that refused their row. ``overrides`` maps (table, column) to an SQL literal."""
+    import psycopg2
+
+    overrides = overrides or {}
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    refused = []
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(
+            "SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.column_default "
+            "FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY(%s) "
+            "ORDER BY c.table_schema, c.table_name, c.ordinal_position", (schemas,))
+        tables: dict = {}
+        for schema, table, column, kind, default in cursor.fetchall():
+            if not (default or "").startswith("nextval"):
+                tables.setdefault((schema, table), []).append(
+                    (column, overrides.get((table, column), _SAMPLE.get(kind, "NULL"))))
+        for (schema, table), columns in tables.items():
+            names = ", ".join(f'"{c}"' for c, _v in columns)
+            try:
+                cursor.execute(f'INSERT INTO "{schema}"."{table}" ({names}) VALUES ({", ".join(v for _c, v in columns)})')
+            except psycopg2.Error as exc:
+                refused.append(f"{schema}.{table}: {str(exc).splitlines()[0]}")
+        cursor.execute("SELECT schemaname, matviewname FROM pg_matviews WHERE schemaname = ANY(%s)", (schemas,))
+        for schema, name in cursor.fetchall():
+            cursor.execute(f'REFRESH MATERIALIZED VIEW "{schema}"."{name}"')
+    finally:
+        conn.close()
+    return refused

@@ -149,6 +149,9 @@ def find_row(session, model, entry: ReflectedTable, text: str):
 
 
 def _equals(attribute, value, column, sqlite: bool):
+    operators = getattr(column.type, "operator_classes", None)
+    if getattr(operators, "name", "") == "UNSPECIFIED":  # e.g. money: compared as the database does
+        attribute = type_coerce(attribute, sqltypes.NullType())
     if value is None:
         return attribute.is_(None)
     if sqlite and isinstance(value, (datetime, date, time)):
