@@ -92,7 +92,9 @@ def identity_for(entry, volatile: str | None) -> None:
     entry.notes.append("no primary key: rows located by the values of all their columns"
                        + (" except " + ", ".join(f"{n} ({why})" for n, why in skipped.items()) if skipped else "")
                        + "; opening a row reads the relation until it is found (a full scan without an index); "
-                       "a row whose columns are all NULL cannot be located again: its details are shown in the list")
+                       "a row whose columns are all NULL cannot be located again: its details are shown in the list; "
+                       "a row one of whose values changes between reads (an aggregate without ORDER BY) is found "
+                       "by the other columns when they match one row only (one scan per column at worst)")
     if volatile:
         entry.locatable = False
         entry.notes.append(f"rows cannot be located again: the definition computes {volatile} anew on every "

@@ -236,9 +236,12 @@ def _flashes(client, answer) -> str:
     return answer.get_data(as_text=True)
 
 
-def walk_every_screen(app, every_row: bool = False) -> dict[str, list[str]]:
-    """:func:`walk`, asserting that nothing failed; returns the steps exercised."""
+def walk_every_screen(app, every_row: bool = False, name: str | None = None) -> dict[str, list[str]]:
+    """:func:`walk`, asserting that nothing failed; returns the steps exercised (and prints
+    the figures per step under ``name``, for ``pytest -s``)."""
     done = walk(app, every_row)
+    if name:
+        print("\n" + done.summary(name))
     assert not done.failures, "\n".join(done.failures)
     return done.steps
 
