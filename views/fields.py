@@ -13,6 +13,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 
 from wtforms import fields
+from wtforms.fields.choices import SelectChoice
 
 from backoffice.core.values import JSON_DEPTH_LIMIT, json_depth, opaque
 
@@ -79,6 +80,7 @@ class IsoTimeField(_TextValueField):
 
 
 _BOOLEANS = {"": None, "true": True, "false": False}
+_BOOLEAN_LABELS = (("", "(empty)"), ("true", "Yes"), ("false", "No"))
 
 
 class NullableBooleanField(fields.SelectField):
@@ -88,7 +90,7 @@ class NullableBooleanField(fields.SelectField):
     def __init__(self, label=None, validators=None, **kwargs):
         kwargs.pop("choices", None)
         kwargs.pop("coerce", None)
-        super().__init__(label, validators, choices=[("", "(empty)"), ("true", "Yes"), ("false", "No")],
+        super().__init__(label, validators, choices=[SelectChoice(v, text) for v, text in _BOOLEAN_LABELS],
                          coerce=lambda text: _BOOLEANS.get(text, text), **kwargs)
 
     def process_data(self, value):
