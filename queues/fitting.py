@@ -28,6 +28,9 @@ QUEUE_VARIANTS: dict[str, tuple[str, ...]] = {
     "decided_at": ("reviewed_at",),
 }
 
+#: Names a state column often has: a guess for the declaration to review, never adapted to.
+_STATUS_GUESSES = ("phase", "stage", "review_status", "decision", "outcome")
+
 #: Column options and the demo schema's names they default to (see QueueSpec).
 _OPTIONAL = {"decided_by": "decided_by", "decided_at": "decided_at", "note": "decision_note",
              "updated_at": "updated_at", "created_at": "created_at", "score": "match_score"}
@@ -51,8 +54,8 @@ def fit_default_queue(name: str, entry: dict[str, Any], reflection) -> tuple[dic
 
     def off(reason: str) -> tuple[None, tuple[str, ...], DefaultOff]:
         guessed = {**entry, "table": table if columns else entry["table"]}
-        guessed["status"] = variant_of("status", columns, QUEUE_VARIANTS) or guess_column("status", columns) \
-            or "status"
+        guessed["status"] = variant_of("status", columns, {"status": QUEUE_VARIANTS["status"] + _STATUS_GUESSES}) \
+            or guess_column("status", columns) or "status"
         if subject.get("column"):
             guessed["subject"] = {**subject, "column": guess_column(subject["column"], columns) or subject["column"]}
         guessed["show"] = [variant_of(c, columns, QUEUE_VARIANTS) or guess_column(c, columns) or c
