@@ -171,7 +171,7 @@ def test_bytea_keys_open_and_save(pg_url):
 
 
 def test_an_error_inside_a_view_is_logged_once_as_itself(sqlite_url, monkeypatch, caplog):
-    import views.columns
+    import views.reading
 
     calls = []
 
@@ -179,7 +179,7 @@ def test_an_error_inside_a_view_is_logged_once_as_itself(sqlite_url, monkeypatch
         calls.append(args)
         raise TypeError("can't escape str to binary")
 
-    monkeypatch.setattr(views.columns, "find_row", broken)
+    monkeypatch.setattr(views.reading, "find_row", broken)
     app = _app(sqlite_url)
     app.config["TESTING"] = False  # the console's own error page, as in production
     with caplog.at_level(logging.ERROR):

@@ -50,7 +50,7 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 #: The parts of every generated screen, as its bases list them.
-PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart)
+PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, RunViewOnce)
 
 
 class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, RunViewOnce, ModelView):
