@@ -30,7 +30,7 @@ from backoffice.core.settings import SettingsError, load_settings
 from backoffice.demo import seed_demo
 from models.own import init_db
 from models.reflection import reflect
-from views.report import report_text
+from views.report import defaults_not_applicable, report_text
 
 __all__ = ["main"]
 
@@ -141,7 +141,7 @@ def check() -> None:
     engine = create_engine(settings)
     try:
         reflection = reflect(engine, schemas=settings.backoffice_schemas)
-        click.echo(report_text(reflection))
+        click.echo(report_text(reflection, defaults_not_applicable(declarations, reflection)))
         problems = check_all(declarations, reflection, console_rules(settings.backoffice_custom_views))
         problems += views.pages.live_problems(engine, declarations, settings.statement_timeout_ms)
     finally:

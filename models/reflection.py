@@ -13,6 +13,7 @@ import keyword
 import logging
 import re
 import unicodedata
+import warnings
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, MetaData, Table, event, inspect
@@ -20,6 +21,8 @@ from sqlalchemy import types as sqltypes
 from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, interfaces
 
+from models.kinds import VOLATILE, relation_kinds, view_definitions
+from models.locating import identity_for
 from models.own import OWN_PREFIX
 
 __all__ = ["Reflection", "ReflectedTable", "reflect", "RESERVED_ATTRIBUTES"]
@@ -37,8 +40,8 @@ RESERVED_ATTRIBUTES = frozenset({
 
 _LABEL_NAMES = ("name", "title", "label", "display_name", "full_name", "username", "email", "code")
 
-#: PostgreSQL relkind -> kind shown in the report.
-_PG_KINDS = {"r": "table", "p": "partitioned table", "v": "view", "m": "materialized view", "f": "foreign table"}
+_UNKNOWN_TYPE = re.compile(r"Did not recognize type '([^']+)' of column '([^']+)'")
+
 
 
 @dataclass
@@ -55,6 +58,11 @@ class ReflectedTable:
     notes: list[str] = field(default_factory=list)
     partition_of: str | None = None
     dialect: str = ""
+    #: How a row is found again from its link: "primary key", "unique key", "rowid",
+    #: "ctid", "all columns"; and whether that works at all (a view computing now()
+    #: gives every row a new identity on every read: its details are shown in the list).
+    locator: str = "primary key"
+    locatable: bool = True
 
     @property
     def qualified_name(self) -> str:
@@ -125,31 +133,6 @@ def _column_reflect(_inspector, table: Table, info: dict) -> None:
         table.info.setdefault("domains", {})[info["name"]] = f"{domain.name} over {domain.data_type}"
 
 
-def _pg_kinds(engine: Engine, schemas: list[str | None]) -> dict[tuple[str | None, str], tuple[str, str | None]]:
-    """One catalog query: (schema, name) -> (kind, parent table of a partition)."""
-    with engine.connect() as conn:
-        default = conn.exec_driver_sql("SELECT current_schema()").scalar()
-        names = [s or default for s in schemas]
-        rows = conn.exec_driver_sql(
-            "SELECT n.nspname, c.relname, c.relkind, p.relname, c.relispopulated FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "LEFT JOIN pg_inherits i ON i.inhrelid = c.oid AND c.relispartition "
-            "LEFT JOIN pg_class p ON p.oid = i.inhparent "
-            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname = ANY(%(names)s)",
-            {"names": names},
-        ).all()
-    kinds = {}
-    for nspname, relname, relkind, parent, populated in rows:
-        schema = None if nspname == default and None in schemas else nspname
-        kind = _PG_KINDS[relkind]
-        kinds[(schema, relname)] = (kind if populated else kind + " (not populated)", parent)
-    return kinds
-
-
-def _sqlite_kinds(engine: Engine) -> dict[tuple[str | None, str], tuple[str, str | None]]:
-    return {(None, name): ("view", None) for name in inspect(engine).get_view_names()}
-
-
 def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
     """FKs to relations that were not reflected (other schemas) become plain values."""
     for constraint in list(table.foreign_key_constraints):
@@ -164,41 +147,6 @@ def _drop_unresolved_foreign_keys(table: Table, notes: list[str]) -> None:
             for element in constraint.elements:
                 element.parent.foreign_keys.discard(element)
                 table.foreign_keys.discard(element)
-
-
-def _comparable(column) -> bool:
-    """Can this column identify rows? It needs SQL equality and a hashable Python value
-    (json, arrays and unknown types have one or the other missing)."""
-    kind = column.type
-    return not (isinstance(kind, (sqltypes.JSON, sqltypes.ARRAY, sqltypes.NullType))
-                or type(kind).__name__ in ("JSON", "JSONB", "XML"))
-
-
-def _identity_for(entry: ReflectedTable) -> None:
-    """Choose the columns that identify a row; record the decision."""
-    table = entry.table
-    pk = [c.name for c in table.primary_key.columns]
-    if pk:
-        entry.primary_key = tuple(pk)
-        return
-    uniques = [c for c in table.constraints if c.__class__.__name__ == "UniqueConstraint"]
-    uniques += [i for i in table.indexes if i.unique]
-    for unique in uniques:
-        cols = list(unique.columns)
-        if cols and all(not c.nullable for c in cols):
-            entry.primary_key = tuple(c.name for c in cols)
-            entry.notes.append(f"no primary key: rows identified by unique key ({', '.join(entry.primary_key)})")
-            break
-    else:
-        usable = [c.name for c in table.columns if _comparable(c)]
-        entry.primary_key = tuple(usable or [c.name for c in table.columns])
-        skipped = [c.name for c in table.columns if c.name not in usable]
-        entry.notes.append("no primary key: rows identified by all their columns"
-                           + (f" except {', '.join(skipped)} (json/array: not usable as a key)" if skipped else "")
-                           + "; rows with NULL in those columns have no detail page")
-    if entry.kind in ("table", "foreign table"):
-        entry.read_only = True
-        entry.notes.append("read-only: a table without a primary key has no safe way to address one row")
 
 
 class _Row:
@@ -255,13 +203,42 @@ def _unique(taken: dict[type, set[str]], cls: type, name: str) -> str:
     return name
 
 
-def _only_many_to_one(base, direction, return_fn, attrname, local_cls, referred_cls, **kw):
-    """Skip collections and many-to-many: link tables keep their own screens, and
-    forms never load whole child tables into multi-selects."""
-    if direction is not interfaces.MANYTOONE:
-        return None
-    kw.pop("backref", None)
-    return return_fn(referred_cls, **kw)
+def _cycles(metadata: MetaData) -> set[tuple[str, str]]:
+    """(table key, referred table key) of every foreign key that lies on a cycle: a row
+    pointing at itself (a tree's root), or tables pointing at each other."""
+    edges: dict[str, set[str]] = {}
+    for table in metadata.tables.values():
+        for fk in table.foreign_keys:
+            edges.setdefault(table.key, set()).add(fk.column.table.key)
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            node = todo.pop()
+            if node == goal:
+                return True
+            if node not in seen:
+                seen.add(node)
+                todo.extend(edges.get(node, ()))
+        return False
+
+    return {(a, b) for a, targets in edges.items() for b in targets if reaches(b, a)}
+
+
+def _only_many_to_one(cycles: set[tuple[str, str]]):
+    def generate(base, direction, return_fn, attrname, local_cls, referred_cls, **kw):
+        """Skip collections and many-to-many: link tables keep their own screens, and
+        forms never load whole child tables into multi-selects. A reference on a cycle
+        is written after the rows it links (post_update), or saving a row that points at
+        itself fails with "Circular dependency detected"."""
+        if direction is not interfaces.MANYTOONE:
+            return None
+        kw.pop("backref", None)
+        if (local_cls.__table__.key, referred_cls.__table__.key) in cycles:
+            kw["post_update"] = True
+        return return_fn(referred_cls, **kw)
+
+    return generate
 
 
 def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
@@ -269,12 +246,23 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
     metadata = MetaData()
     event.listen(metadata, "column_reflect", _column_reflect)
     all_schemas: list[str | None] = [None, *schemas]
+    unknown_types: dict[str, str] = {}
     for schema in all_schemas:
-        metadata.reflect(
-            engine, schema=schema, views=True, resolve_fks=False,
-            only=lambda name, _meta: not name.startswith(OWN_PREFIX),
-        )
-    kinds = _pg_kinds(engine, all_schemas) if engine.dialect.name == "postgresql" else _sqlite_kinds(engine)
+        with warnings.catch_warnings(record=True) as caught:
+            # A type SQLAlchemy does not know (xml, money, a custom base type) is reflected as
+            # NullType with a warning; the relation's notes say it instead (see below).
+            warnings.simplefilter("always")
+            metadata.reflect(
+                engine, schema=schema, views=True, resolve_fks=False,
+                only=lambda name, _meta: not name.startswith(OWN_PREFIX),
+            )
+        for warning in caught:
+            if found := _UNKNOWN_TYPE.search(str(warning.message)):
+                unknown_types.setdefault(found.group(2), found.group(1))
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    kinds = relation_kinds(engine, all_schemas)
+    definitions = view_definitions(engine, all_schemas)
 
     entries: dict[str, ReflectedTable] = {}
     names = [t.name for t in metadata.tables.values()]
@@ -291,16 +279,29 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
                                 dialect=engine.dialect.name, notes=notes_first)
         if parent:
             entry.notes.append(f"partition of {parent}")
+        if engine.dialect.name != "sqlite":
+            for column in table.columns:
+                if isinstance(column.type, sqltypes.NullType):
+                    entry.notes.append(f"column {column.name}: type {unknown_types.get(column.name, 'unknown')} is "
+                                       "not known to SQLAlchemy: shown as the database writes it, never edited")
         for column, domain in table.info.get("domains", {}).items():
             entry.notes.append(f"column {column}: domain {domain}; the database checks its constraints")
         _drop_unresolved_foreign_keys(table, entry.notes)
-        _identity_for(entry)
+        volatile = VOLATILE.search(definitions.get((table.schema, table.name), ""))
+        identity_for(entry, volatile.group(0).strip("( ") if volatile and kind == "view" else None)
         if kind in ("view", "materialized view"):
             entry.read_only = True
             entry.notes.append(f"read-only: a {kind} is not written through the console")
-        elif kind == "partitioned table":
+        elif kind == "partitioned table" and not entry.read_only:
             entry.read_only = True
             entry.notes.append("read-only: partitioned parent; rows are edited in their partitions")
+        elif kind == "virtual table":
+            entry.read_only = True
+            entry.notes.append("read-only: a virtual table (full-text index or other module) is written by its "
+                               "module or by the table it indexes")
+        elif kind == "shadow table":
+            entry.read_only = True
+            entry.notes.append("read-only: a shadow table holds a virtual table's internals; SQLite maintains it")
         entries[screen] = entry
 
     Base = automap_base(cls=_Row, metadata=metadata)
@@ -323,6 +324,6 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
         name_for_scalar_relationship=_relationship_namer(taken),
         name_for_collection_relationship=lambda _b, local_cls, referred_cls, constraint: _unique(
             taken, local_cls, _identifier(referred_cls.__table__.name + "_rows")),
-        generate_relationship=_only_many_to_one,
+        generate_relationship=_only_many_to_one(_cycles(metadata)),
     )
     return Reflection(tables=entries, metadata=metadata, dialect=engine.dialect.name)

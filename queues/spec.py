@@ -6,11 +6,13 @@ names the states it may start from, the state it leads to, whether a reason is
 required, the least role allowed, and optionally an *effect*: a Python function
 (dotted path) that changes other rows in the same transaction (apply: set the
 movie's tmdb_id). Without a ``[queues]`` section the TMDB queue is declared by
-default when its table exists.
+default, adapted to the schema's column names or switched off when it cannot fit
+(:mod:`queues.fitting`).
 """
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +21,13 @@ from backoffice.core.access import ROLES
 from backoffice.core.declarations import (
     Declarations, Option, Rules, did_you_mean, problem,
 )
+from backoffice.core.defaults import DefaultOff
+from queues.fitting import fit_default_queue
 
-__all__ = ["register_rules", "Change", "ActionSpec", "QueueSpec", "queue_specs", "resolve_effect", "DEFAULT_QUEUES"]
+__all__ = ["register_rules", "Change", "ActionSpec", "QueueSpec", "queue_specs", "resolve_effect", "DEFAULT_QUEUES",
+           "defaults_off"]
+
+log = logging.getLogger(__name__)
 
 QUEUE_PROBLEM_IDS = {
     "backoffice.E070": "a queue names a table that was not reflected",
@@ -221,7 +228,29 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
 def _entries(declarations: Declarations, reflection) -> dict[str, dict[str, Any]]:
     if declarations.queues:
         return declarations.queues
-    return {name: entry for name, entry in DEFAULT_QUEUES.items() if entry["table"] in reflection.tables}
+    fitted = {name: fit_default_queue(name, entry, reflection) for name, entry in DEFAULT_QUEUES.items()}
+    return {name: entry for name, (entry, _used, _off) in fitted.items() if entry is not None}
+
+
+def defaults_off(declarations: Declarations, reflection) -> list[DefaultOff]:
+    """The built-in queues that do not fit this schema and are switched off (none when the
+    file declares queues: then the defaults do not apply at all)."""
+    if declarations.queues:
+        return []
+    return [off for name, entry in DEFAULT_QUEUES.items() if (off := fit_default_queue(name, entry, reflection)[2])]
+
+
+def _log_defaults(declarations: Declarations, reflection) -> None:
+    """Once per start-up (and per `backoffice check`): what the default queue made of the schema."""
+    if declarations.queues:
+        return
+    for name, entry in DEFAULT_QUEUES.items():
+        _entry, used, off = fit_default_queue(name, entry, reflection)
+        if off is not None:
+            log.warning("review queue: built-in queue %s (the schema report has the declaration that would "
+                        "enable it)", off)
+        elif used:
+            log.info("review queue: built-in queue %s uses %s", name, "; ".join(used))
 
 
 def queue_specs(declarations: Declarations, reflection) -> list[QueueSpec]:
@@ -243,6 +272,7 @@ def resolve_effect(path: str) -> Callable[..., Any]:
 
 def _check_queues(declarations: Declarations, reflection) -> Iterable:
     """Validate every declared queue against the reflected schema."""
+    _log_defaults(declarations, reflection)
     urls: dict[str, str] = {}
     for spec in queue_specs(declarations, reflection):
         prefix = f"queues.{spec.name}"

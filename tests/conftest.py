@@ -220,9 +220,7 @@ def csrf_token(client, url: str) -> str:
 
 
 def shared_fixture(name: str) -> Path:
-    """Path of a file in ../shared/fixtures (the public sample databases)."""
-    here = Path(__file__).resolve().parent.parent
-    for root in (here.parent / "shared" / "fixtures", here / "shared" / "fixtures"):
-        if (root / name).exists():
-            return root / name
-    pytest.skip(f"shared fixture {name} is not available next to the repository")
+    """Path of a file in tests/fixtures/ (the public sample databases, kept in the repository)."""
+    path = Path(__file__).resolve().parent / "fixtures" / name
+    assert path.exists(), f"tests/fixtures/{name} is missing from the checkout"
+    return path

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import re
+from html import unescape
+from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["load_sql_file", "walk_every_screen", "form_fields", "run_sql"]
+__all__ = ["load_sql_file", "walk", "walk_every_screen", "Walk", "form_fields", "run_sql", "INLINE_DETAILS", "table_image",
+           "fill_one_row_each"]
 
 
 def load_sql_file(server, database: str, path, skip=()) -> str:
@@ -77,7 +80,8 @@ class _FormParser(HTMLParser):
             self.fields.extend((self._select, v) for v in chosen)
             self._select = None
         elif tag == "textarea" and self._textarea is not None:
-            text = "".join(self._text)
+            # as a browser reads it: line breaks normalised, then one leading newline dropped
+            text = "".join(self._text).replace("\r\n", "\n").replace("\r", "\n")
             self.fields.append((self._textarea, text[1:] if text.startswith("\n") else text))
             self._textarea = None
 
@@ -92,64 +96,154 @@ def form_fields(html: str) -> list[tuple[str, str]]:
     return parser.fields
 
 
-def _first_link(html: str, action: str) -> str | None:
-    match = re.search(r'href="([^"]*/' + action + r'/\?[^"]*)"', html)
-    return match.group(1).replace("&amp;", "&") if match else None
+def _links(html: str, action: str, base: str | None = None) -> list[str]:
+    """Links to ``action`` pages (of screen ``base`` only, when given: cells link other screens)."""
+    found = [unescape(link) for link in re.findall(r'href="([^"]*/' + action + r'/\?[^"]*)"', html)]
+    if base is not None:
+        found = [link for link in found if unquote(link).startswith(base + "/" + action + "/?")]
+    return list(dict.fromkeys(found))
 
 
-def walk_every_screen(app) -> dict[str, list[str]]:
-    """GET every list page; for relations holding rows GET details (and edit, and POST the
-    unchanged edit form back). Returns what was exercised; asserts on every answer."""
+def _first_link(html: str, action: str, base: str | None = None) -> str | None:
+    links = _links(html, action, base)
+    return links[0] if links else None
+
+
+#: Marks a list row whose details are shown in the list itself (the row cannot be located again).
+INLINE_DETAILS = "data-details-inline"
+
+
+@dataclass
+class Walk:
+    """What a walk over every screen exercised, per step, and what failed."""
+
+    steps: dict[str, list[str]] = field(default_factory=lambda: {
+        "list": [], "details": [], "edit": [], "saved": [], "unreadable": [], "inline": []})
+    failures: list[str] = field(default_factory=list)
+    relations: int = 0
+    with_rows: int = 0
+    editable_with_rows: int = 0
+
+    def summary(self, name: str) -> str:
+        s = self.steps
+        return (f"{name}: {self.relations} relations; list {len(s['list'])}/{self.relations}; details "
+                f"{len(s['details'])}/{self.with_rows} with rows ({len(s['inline'])} shown in the list); "
+                f"edit form {len(s['edit'])}/{self.editable_with_rows}; unchanged save "
+                f"{len(s['saved'])}/{self.editable_with_rows}; failures {len(self.failures)}")
+
+
+def walk(app, every_row: bool = False) -> Walk:
+    """GET every list page and its CSV export; for relations holding rows GET the details
+    of the rows on the first page (every one, or the first), and for editable ones the edit
+    form, then POST it back unchanged. Records failures instead of stopping at the first one;
+    any 5xx is a failure."""
     reflection = app.extensions["backoffice.reflection"]
     db = app.extensions["backoffice.db"]
     client = app.test_client()
-    seen: dict[str, list[str]] = {"list": [], "details": [], "saved": []}
+    done = Walk(relations=len(reflection.tables))
     for screen, entry in reflection.tables.items():
-        base = "/admin/" + screen
-        response = client.get(base + "/")
-        assert response.status_code == 200, (screen, response.status_code, response.get_data(as_text=True)[:500])
-        html = response.get_data(as_text=True)
-        assert "Traceback" not in html
-        seen["list"].append(screen)
-        create = client.get(base + "/new/")
-        if entry.read_only:
-            # no create: the role gate answers 404, as for a page that does not exist
-            assert create.status_code == 404 and 'href="' + base + '/new/' not in html, screen
-        else:
-            assert create.status_code == 200, (screen, "create", create.status_code)
-        export = client.get(base + "/export/csv/")
-        assert export.status_code == 200 and export.get_data(as_text=True), (screen, "export", export.status_code)
-        export.close()
-        with app.app_context():
-            try:
-                rows = db.session.execute(select(func.count()).select_from(entry.table)).scalar()
-            except DBAPIError:  # e.g. a materialized view never refreshed: the page said why
-                assert "cannot be read" in html, screen
-                seen.setdefault("unreadable", []).append(screen)
-                continue
-        if not rows:
-            continue
-        details = _first_link(html, "details")
-        assert details, f"{screen}: {rows} rows but no details link on the list"
-        answer = client.get(details)
-        assert answer.status_code == 200, (screen, details, answer.status_code, html[html.find(details[:30]) - 300:][:600])
-        seen["details"].append(screen)
-        if entry.read_only:
-            assert _first_link(html, "edit") is None, f"{screen} is read-only but offers edit"
-            continue
-        edit = _first_link(html, "edit")
-        assert edit, f"{screen}: writable table without an edit link"
+        try:
+            _walk_one(app, client, db, screen, entry, done, every_row)
+        except AssertionError as exc:
+            done.failures.append(f"{screen}: {exc}")
+        except Exception as exc:  # an error page in the making (the test client re-raises it)
+            done.failures.append(f"{screen}: 500 {type(exc).__name__}: {exc}")
+    return done
+
+
+def _walk_one(app, client, db, screen, entry, done: Walk, every_row: bool) -> None:
+    base = "/admin/" + screen
+    response = client.get(base + "/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200, ("list", response.status_code, _errors(html) or html[:300])
+    assert "Traceback" not in html
+    done.steps["list"].append(screen)
+    create = client.get(base + "/new/")
+    if entry.read_only:
+        # no create: the role gate answers 404, as for a page that does not exist
+        assert create.status_code == 404 and 'href="' + base + '/new/' not in html, "read-only offers create"
+    else:
+        assert create.status_code == 200, ("create", create.status_code)
+    export = client.get(base + "/export/csv/")
+    assert export.status_code == 200 and export.get_data(as_text=True), ("export", export.status_code)
+    export.close()
+    with app.app_context():
+        try:
+            rows = db.session.execute(select(func.count()).select_from(entry.table)).scalar()
+        except DBAPIError:  # e.g. a materialized view never refreshed: the page said why
+            assert "cannot be read" in html, "unreadable without a reason"
+            done.steps["unreadable"].append(screen)
+            return
+    if not rows:
+        return
+    done.with_rows += 1
+    details = _links(html, "details", base)
+    inline = html.count(INLINE_DETAILS)
+    assert details or inline, f"{rows} rows but neither a details link nor details in the list"
+    for link in details if every_row else details[:1]:
+        answer = client.get(link)
+        assert answer.status_code == 200, ("details", unquote(link), answer.status_code)
+        assert "Record does not exist" not in _flashes(client, answer), ("details", unquote(link), "not found")
+    done.steps["details"].append(screen)
+    if inline:
+        done.steps["inline"].append(screen)
+    if entry.read_only:
+        assert _first_link(html, "edit", base) is None, "read-only but offers edit"
+        return
+    done.editable_with_rows += 1
+    edits = _links(html, "edit", base)
+    assert edits, "writable table without an edit link"
+    pages = []
+    for edit in edits if every_row else edits[:1]:
         page = client.get(edit)
-        assert page.status_code == 200, (screen, edit, page.status_code)
-        fields = form_fields(page.get_data(as_text=True))
-        assert any(name == "csrf_token" for name, _ in fields), screen
+        assert page.status_code == 200, ("edit", unquote(edit), page.status_code)
+        pages.append((edit, page.get_data(as_text=True)))
+    done.steps["edit"].append(screen)
+    before = table_image(app, entry)
+    for edit, page in pages:
+        fields = form_fields(page)
+        assert any(name == "csrf_token" for name, _ in fields), "edit form without a CSRF token"
         saved = client.post(edit, data=_multi(fields))
         body = saved.get_data(as_text=True)
-        assert saved.status_code == 302, (screen, unquote(edit), _errors(body))
+        assert saved.status_code == 302, ("save", unquote(edit), saved.status_code, _errors(body))
         after = client.get(saved.headers["Location"]).get_data(as_text=True)
-        assert not _errors(after), (screen, _errors(after))
-        seen["saved"].append(screen)
-    return seen
+        assert not _errors(after), ("save", unquote(edit), _errors(after))
+    changed = sorted(set(table_image(app, entry)) ^ set(before))[:4]
+    assert not changed, ("unchanged save changed rows", changed)
+    done.steps["saved"].append(screen)
+
+
+def table_image(app, entry) -> list[str]:
+    """Every row of ``entry`` as the database itself writes it (PostgreSQL's row text, SQLite's
+    storage class and bytes of each column): equal images, equal rows."""
+    db = app.extensions["backoffice.db"]
+    with app.app_context():
+        preparer = db.engine.dialect.identifier_preparer
+    name = preparer.format_table(entry.table)
+    columns = [c for c in entry.table.columns if not c.info.get("backoffice_locator")]
+    with app.app_context(), db.engine.connect() as conn:
+        if db.engine.dialect.name == "postgresql":
+            sql = f"SELECT CAST(walked_row AS text) FROM {name} AS walked_row"
+        else:  # the storage class and the bytes of every value
+            sql = "SELECT " + " || ',' || ".join(
+                f"typeof({preparer.quote(c.name)}) || ':' || hex({preparer.quote(c.name)})" for c in columns) + f" FROM {name}"
+        return sorted(row[0] for row in conn.exec_driver_sql(sql))
+
+
+def _flashes(client, answer) -> str:
+    if answer.status_code in (301, 302, 303):
+        return client.get(answer.headers["Location"]).get_data(as_text=True)
+    return answer.get_data(as_text=True)
+
+
+def walk_every_screen(app, every_row: bool = False, name: str | None = None) -> dict[str, list[str]]:
+    """:func:`walk`, asserting that nothing failed; returns the steps exercised (and prints
+    the figures per step under ``name``, for ``pytest -s``)."""
+    done = walk(app, every_row)
+    if name:
+        print("\n" + done.summary(name))
+    assert not done.failures, "\n".join(done.failures)
+    return done.steps
 
 
 def _multi(fields):
@@ -163,3 +257,50 @@ def _errors(html: str) -> list[str]:
     found = re.findall(r'class="(?![^"]*backoffice-banner)[^"]*(?:alert-danger|invalid-feedback|help-block)[^"]*"'
                        r'[^>]*>(.*?)</', html, re.S)
     return [" ".join(f.split()) for f in found][:10]
+
+
+#: A value of each PostgreSQL type for :func:`fill_one_row_each` (text types get 'M').
+_SAMPLE = {
+    "integer": "1", "smallint": "1", "bigint": "1", "numeric": "1", "real": "1", "double precision": "1",
+    "boolean": "true", "date": "'2020-01-02'", "timestamp without time zone": "'2020-01-02 03:04:05.678901'",
+    "timestamp with time zone": "'2020-01-02 03:04:05+00'", "uuid": "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'",
+    "xml": "'<doc><a>1</a></doc>'", "bytea": "'\\x0102ff'", "text": "'M'", "character varying": "'M'",
+    "character": "'M'", "money": "1", "interval": "'1 day'", "time without time zone": "'01:02:03'",
+}
+
+
+def fill_one_row_each(url: str, schemas: list[str], overrides: dict | None = None) -> list[str]:
+    """Insert one row of sample values into every base table of ``schemas`` (foreign keys
+    and triggers off, as a restore does), refresh materialized views; returns the tables
+    that refused their row. ``overrides`` maps (table, column) to an SQL literal."""
+    import psycopg2
+
+    overrides = overrides or {}
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    refused = []
+    try:
+        cursor = conn.cursor()
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute(
+            "SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.column_default "
+            "FROM information_schema.columns c JOIN information_schema.tables t USING (table_schema, table_name) "
+            "WHERE t.table_type = 'BASE TABLE' AND c.table_schema = ANY(%s) "
+            "ORDER BY c.table_schema, c.table_name, c.ordinal_position", (schemas,))
+        tables: dict = {}
+        for schema, table, column, kind, default in cursor.fetchall():
+            if not (default or "").startswith("nextval"):
+                tables.setdefault((schema, table), []).append(
+                    (column, overrides.get((table, column), _SAMPLE.get(kind, "NULL"))))
+        for (schema, table), columns in tables.items():
+            names = ", ".join(f'"{c}"' for c, _v in columns)
+            try:
+                cursor.execute(f'INSERT INTO "{schema}"."{table}" ({names}) VALUES ({", ".join(v for _c, v in columns)})')
+            except psycopg2.Error as exc:
+                refused.append(f"{schema}.{table}: {str(exc).splitlines()[0]}")
+        cursor.execute("SELECT schemaname, matviewname FROM pg_matviews WHERE schemaname = ANY(%s)", (schemas,))
+        for schema, name in cursor.fetchall():
+            cursor.execute(f'REFRESH MATERIALIZED VIEW "{schema}"."{name}"')
+    finally:
+        conn.close()
+    return refused

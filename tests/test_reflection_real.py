@@ -1,4 +1,5 @@
-"""Real schemas no one here wrote: Pagila and Chinook get a working screen for every relation."""
+"""Real schemas no one here wrote: Pagila and Chinook get a working screen for every relation
+(tests/fixtures/, with their licenses; more sample databases in test_sample_databases.py)."""
 from __future__ import annotations
 
 import re
@@ -81,7 +82,7 @@ def test_empty_pagila_lists_every_relation_and_a_never_refreshed_view_does_not_f
     created = re.findall(r"^CREATE (?:TABLE|VIEW|MATERIALIZED VIEW) public\.(\w+)",
                          shared_fixture("pagila/pagila-schema.sql").read_text(), re.M)
     assert sorted(reflection.tables) == sorted(created) and len(created) == 78
-    seen = walk_every_screen(app)  # no rows yet: the unpopulated materialized view must not fail
+    seen = walk_every_screen(app, name="Pagila, empty (PostgreSQL)")  # no rows yet: the unpopulated materialized view must not fail
     assert len(seen["list"]) == len(reflection.tables)
     assert seen["unreadable"] == ["rental_by_category"]
     assert any("not populated" in note for note in reflection.tables["rental_by_category"].notes)
@@ -90,7 +91,7 @@ def test_empty_pagila_lists_every_relation_and_a_never_refreshed_view_does_not_f
 def test_pagila_every_screen_works_with_rows(pagila_url):
     app = _app(pagila_url)
     reflection = app.extensions["backoffice.reflection"]
-    seen = walk_every_screen(app)
+    seen = walk_every_screen(app, name="Pagila, with rows (PostgreSQL)")
     assert len(seen["list"]) == len(reflection.tables)
     for table in ("film", "film_actor", "film_category", "staff", "store", "customer", "rental",
                   "payment_p2022_01", "payment_p2022_02", "address", "city", "country", "language", "actor"):
@@ -119,7 +120,7 @@ def test_pagila_types_are_shown_readably(pagila_url):
 
 def test_chinook_postgresql_every_screen_works(chinook_pg_url):
     app = _app(chinook_pg_url)
-    seen = walk_every_screen(app)
+    seen = walk_every_screen(app, name="Chinook (PostgreSQL)")
     assert set(seen["saved"]) == {"album", "artist", "customer", "employee", "genre", "invoice", "invoice_line",
                                   "media_type", "playlist", "playlist_track", "track"}
 
@@ -139,7 +140,7 @@ def test_chinook_sqlite_every_screen_works(tmp_path):
     shutil.copyfile(shared_fixture("chinook/Chinook_Sqlite.sqlite"), path)
     path.chmod(0o644)
     app = _app(f"sqlite:///{path}")
-    seen = walk_every_screen(app)
+    seen = walk_every_screen(app, name="Chinook (SQLite)")
     assert "PlaylistTrack" in seen["saved"] and "InvoiceLine" in seen["saved"]
     assert len(seen["saved"]) == 11
     html = app.test_client().get("/admin/Track/").get_data(as_text=True)

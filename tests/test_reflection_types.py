@@ -157,10 +157,12 @@ def test_filters_only_on_types_that_support_them(odd_pg):
 def test_sqlite_awkward_names_composite_keys_and_no_key(odd_sqlite):
     app = _app(odd_sqlite)
     reflection = app.extensions["backoffice.reflection"]
-    assert reflection.tables["notes"].read_only and reflection.tables["user_names"].read_only
+    assert reflection.tables["user_names"].read_only
+    notes = reflection.tables["notes"]  # no declared key: its rows are addressed by rowid, with full CRUD
+    assert not notes.read_only and notes.primary_key == ("rowid",) and notes.locator == "rowid"
     assert reflection.tables["user_cafe"].primary_key == ("user_id", "cafe_code")
     seen = walk_every_screen(app)
-    assert {"user", "café", "user_cafe"} <= set(seen["saved"])
+    assert {"user", "café", "user_cafe", "notes"} <= set(seen["saved"])
     client = app.test_client()
     form = client.get("/admin/user/edit/?id=1").get_data(as_text=True)
     assert 'name="weight"' in form  # a REAL column is editable (SQLAlchemy 2.1 floats)

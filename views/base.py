@@ -26,6 +26,7 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from wtforms import fields
 
+from backoffice.core.internals import RunViewOnce
 from backoffice.web.csrf import SecureForm
 from models.reflection import ReflectedTable
 
@@ -50,11 +51,11 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 #: The parts of every generated screen, as its bases list them.
-PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin)
+PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin, RunViewOnce)
 
 
 class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin,
-                         ModelView):
+                         RunViewOnce, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

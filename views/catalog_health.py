@@ -67,7 +67,8 @@ class CatalogHealthView(RoleGuardMixin, BaseView):
         for result in report.results:
             groups.setdefault(result.check.group, []).append(result)
         return self.render("backoffice/catalog_health/overview.html", report=report, groups=groups,
-                           row_url=self._row_url, sample_limit=self.service.sample_limit, snapshot=snapshot)
+                           row_url=self._row_url, sample_limit=self.service.sample_limit, snapshot=snapshot,
+                           not_applicable=self.service.not_applicable)
 
     @expose("/check/<check>/")
     def detail(self, check: str):

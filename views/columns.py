@@ -13,7 +13,7 @@ from sqlalchemy import types as sqltypes
 
 from models.reflection import ReflectedTable
 
-from views.fields import IntervalField, IsoDateTimeField, PlainTextField, UUIDField
+from views import fields as custom
 
 __all__ = ["ColumnPlan", "column_plans", "category_of", "label_for", "filterable", "form_columns",
            "form_overrides", "ajax_refs", "UNSORTABLE", "MAX_FILTERS"]
@@ -24,8 +24,9 @@ MAX_FILTERS = 12
 #: Categories a list cannot be sorted by (no ordering, or one that means nothing to an operator).
 UNSORTABLE = frozenset({"json", "binary", "unknown", "tsvector"})
 _FILTERABLE = {"integer", "numeric", "float", "boolean", "date", "datetime", "string", "text", "enum"}
-_OVERRIDES = {"datetime": IsoDateTimeField, "uuid": UUIDField, "interval": IntervalField,
-              "network": PlainTextField}
+_OVERRIDES = {"datetime": custom.IsoDateTimeField, "date": custom.IsoDateField, "time": custom.IsoTimeField,
+              "uuid": custom.UUIDField, "interval": custom.IntervalField, "network": custom.PlainTextField,
+              "json": custom.JSONValueField}
 
 
 @dataclass
@@ -136,7 +137,7 @@ def column_plans(entry: ReflectedTable) -> list[ColumnPlan]:
         reason = _read_only_reason(column, category, entry)
         note = ""
         if not reason and category == "array":
-            note = "edited as tags: elements must not contain commas"
+            note = 'edited as a JSON list (["a,b", null, ""]): every element round-trips'
         elif not reason and category == "interval":
             note = "edited as '[N days,] H:MM:SS'; months are read as 30 days"
         plans.append(ColumnPlan(
@@ -186,9 +187,23 @@ def form_columns(entry: ReflectedTable, model, plans: list[ColumnPlan], excluded
     return [key for key in columns + relations if key not in excluded]
 
 
-def form_overrides(plans: list[ColumnPlan]) -> dict[str, type]:
-    """Form fields for the types whose values must survive an unchanged save exactly."""
-    return {p.key: _OVERRIDES[p.category] for p in plans if p.editable and p.category in _OVERRIDES}
+def form_overrides(plans: list[ColumnPlan], entry: ReflectedTable) -> dict[str, type]:
+    """Form fields for the types whose values must survive an unchanged save exactly:
+    ISO dates and times, JSON that renders empty lists as themselves, arrays as JSON
+    lists, and yes / no / empty for a nullable boolean (a checkbox cannot say NULL)."""
+    chosen = {}
+    for plan in plans:
+        column = entry.table.c[plan.key]
+        if not plan.editable:
+            continue
+        if plan.category == "array":
+            item = category_of(type("c", (), {"type": column.type.item_type})())
+            chosen[plan.key] = custom.IntegerArrayField if item == "integer" else custom.ArrayField
+        elif plan.category == "boolean" and column.nullable:
+            chosen[plan.key] = custom.NullableBooleanField
+        elif plan.category in _OVERRIDES:
+            chosen[plan.key] = _OVERRIDES[plan.category]
+    return chosen
 
 
 def ajax_refs(model) -> dict:

@@ -10,16 +10,39 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from flask import current_app, url_for
-from flask_admin.tools import iterencode
 from markupsafe import Markup
 from werkzeug.routing import BuildError
 
 from models.reflection import ReflectedTable
 
+from backoffice.core.values import JSON_DEPTH_LIMIT, DeepJSON, UndecodableText, opaque
 from views.fields import format_interval
+from views.identity import encode_values
 from views.names import LIST_TEXT_LIMIT, endpoint_for
 
-__all__ = ["display_value", "formatter", "link_targets", "LIST_TEXT_LIMIT"]
+__all__ = ["display_value", "formatter", "link_targets", "LIST_TEXT_LIMIT", "HOVER_TEXT_LIMIT", "size_text",
+           "hover_text"]
+
+#: The text shown on hover over a shortened cell stops here: a 1 MB value must not make
+#: every list page carry it whole (the details page shows the whole value).
+HOVER_TEXT_LIMIT = 1000
+
+
+def size_text(size: int) -> str:
+    return f"{size:,} bytes" if size < 1024 else f"{size / 1024:,.1f} KiB ({size:,} bytes)"
+
+
+def _opaque(value) -> str:
+    if isinstance(value, UndecodableText):
+        return f"text that is not UTF-8 ({size_text(len(value))})"
+    if isinstance(value, DeepJSON):
+        return f"JSON nested deeper than {JSON_DEPTH_LIMIT} levels, not shown ({size_text(value.size)})"
+    return size_text(len(bytes(value)))
+
+
+def hover_text(text: str) -> str:
+    """``text`` cut to :data:`HOVER_TEXT_LIMIT` characters for a ``title`` attribute."""
+    return text if len(text) <= HOVER_TEXT_LIMIT else text[: HOVER_TEXT_LIMIT - 1] + "…"
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -30,9 +53,8 @@ def display_value(value, category: str, limit: int | None = LIST_TEXT_LIMIT):
     """A readable rendering of one value (``None`` stays None for Flask-Admin's empty cell)."""
     if value is None:
         return None
-    if category == "binary":
-        size = len(value)
-        return f"{size:,} bytes" if size < 1024 else f"{size / 1024:,.1f} KiB ({size:,} bytes)"
+    if opaque(value):  # whatever the column's declared type: SQLite keeps blobs anywhere
+        return _opaque(value)
     if category == "json":
         text = json.dumps(value, ensure_ascii=False, default=str,
                           indent=None if limit else 2, sort_keys=False)
@@ -78,7 +100,7 @@ def _link_for(model, target_table, local: dict[str, str], _relation=None):
     if any(v is None for v in values):
         return None
     try:
-        return url_for(endpoint_for(screen) + ".details_view", id=iterencode([str(v) for v in values]))
+        return url_for(endpoint_for(screen) + ".details_view", id=encode_values(target, values))
     except BuildError:  # the target has no screen in this app
         return None
 

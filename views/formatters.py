@@ -20,6 +20,7 @@ from urllib.parse import quote
 from markupsafe import Markup, escape
 
 from views.columns import category_of  # one classification of types, shared with the screens
+from views.display import hover_text
 
 __all__ = ["Argument", "FormatterKind", "FORMATTERS", "BADGE_COLORS", "build_formatter", "build_link",
            "parse_template", "TemplateError", "type_family"]
@@ -108,7 +109,7 @@ def _truncate(value: Any, args: dict[str, Any]) -> Any:
     if len(text) <= args["length"]:
         return text
     # The full text stays readable on hover; escape() because this returns markup.
-    return Markup('<span title="{}">{}…</span>').format(escape(text), escape(text[: args["length"]].rstrip()))
+    return Markup('<span title="{}">{}…</span>').format(escape(hover_text(text)), escape(text[: args["length"]].rstrip()))
 
 
 def _badge(value: Any, args: dict[str, Any]) -> Any:

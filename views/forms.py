@@ -16,6 +16,7 @@ from flask_admin import expose
 from wtforms import StringField
 from wtforms.validators import Length, Optional
 
+from views.fields import keep_stored_values
 from views.concurrency import NONCE_FIELD, VERSION_FIELD, new_nonce, row_version, with_field
 from views.ux import flash_instead, refused_form_message
 
@@ -71,7 +72,7 @@ class FormsPart:
         return form
 
     def edit_form(self, obj=None):
-        form = super().edit_form(obj)
+        form = keep_stored_values(super().edit_form(obj), obj)
         field = getattr(form, VERSION_FIELD, None)
         if field is not None and obj is not None and request.method == "GET":
             field.data = row_version(obj)

@@ -127,9 +127,11 @@ class PresentationPart(RowRendering):
         if not entry.read_only and self.form_columns is None:
             excluded = set(self.form_excluded_columns or ()) | set(self.never_show)
             self.form_columns = form_columns(entry, model, plans, excluded)
+            if not self.form_columns:  # Flask-Admin reads an empty list as "every column"
+                self.form_excluded_columns = [p.key for p in plans] + [r.key for r in model.__mapper__.relationships]
         if not entry.read_only and self.form_ajax_refs is None:
             self.form_ajax_refs = ajax_refs(model)
-        self.form_overrides = {**form_overrides(plans), **(self.form_overrides or {})}
+        self.form_overrides = {**form_overrides(plans, entry), **(self.form_overrides or {})}
 
     def decorate_formatters(self) -> None:
         """After Flask-Admin built the screen: timestamps, status badges and cut text around

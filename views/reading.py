@@ -22,19 +22,16 @@ and views) and remembered for ``size_cache_seconds``, never counted per request.
 """
 from __future__ import annotations
 
-import datetime
-import decimal
 import time
-import uuid
 
 from flask import flash, g, request
-from flask_admin.tools import iterdecode, iterencode
 from sqlalchemy import func, inspect, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
-from views.columns import category_of
 from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
-from views.names import NULL_MARK, db_session
+from views.identity import encode_identity, find_row
+from views.inline import stand_in
+from views.names import db_session
 from views.paging import ListingPage, ShownCount, TableSize, count_plan, measure_table, requested_order
 from views.rowactions import ROW_PROBE, ROW_PLACEHOLDER
 
@@ -71,7 +68,7 @@ class ReadingPart:
         materialized view never refreshed, a permission missing) shows an empty list and
         the database's reason, not an error page."""
         try:
-            return self._list(page, sort_column, sort_desc, search, filters, execute, page_size)
+            count, rows = self._list(page, sort_column, sort_desc, search, filters, execute, page_size)
         except DBAPIError as exc:
             if not _refused_reading(exc):
                 raise  # unreachable database, timeout: the error pages say so (503)
@@ -79,34 +76,22 @@ class ReadingPart:
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
             flash(f"{self.screen} cannot be read: {reason}", "error")
             return 0, []
+        if not execute:
+            return count, rows
+        # The ORM gives None for a row whose identifying columns are all NULL (a view's): it
+        # is listed all the same, with its details in the list (views/inline.py).
+        return count, [stand_in(self.model) if row is None else row for row in rows]
 
     def get_pk_value(self, model):
-        """The row's identity for URLs; NULL (possible in the key of a view) travels as
-        :data:`~views.names.NULL_MARK`. The row renderer's stand-in row has a placeholder."""
+        """The row's identity for URLs, whatever its key's types (views/identity.py). The row
+        renderer's stand-in row has a placeholder."""
         if model is ROW_PROBE:
             return ROW_PLACEHOLDER
-        values = [getattr(model, key) for key in self.entry.primary_key_attributes]
-        if len(values) == 1 and values[0] is not None:
-            return super().get_pk_value(model)
-        return iterencode(NULL_MARK if v is None else v for v in values)
+        return encode_identity(self.entry, model)
 
     def get_one(self, id):
-        """Look a row up with its identity converted to the column types (the URL
-        carries text; SQLite and timestamp keys do not compare text with values)."""
-        values = iterdecode(id)
-        columns = [self.entry.table.c[k] for k in self.entry.primary_key_attributes]
-        if len(values) != len(columns):
-            return None
-        try:
-            ident = [None if v == NULL_MARK else _coerce(v, c) for v, c in zip(values, columns)]
-        except (ValueError, TypeError, ArithmeticError):
-            return None
-        session = db_session(self)
-        if None not in ident:
-            return session.get(self.model, tuple(ident) if len(ident) > 1 else ident[0])
-        conditions = [getattr(self.model, c.key).is_(None) if v is None else getattr(self.model, c.key) == v
-                      for v, c in zip(ident, columns)]
-        return session.query(self.model).filter(*conditions).first()
+        """Look a row up from its URL identity, converted back to the key's types."""
+        return find_row(db_session(self), self.model, self.entry, id)
 
     def is_sortable(self, name: str) -> bool:
         if not super().is_sortable(name):
@@ -304,27 +289,6 @@ def _bounded_listing(max_offset_rows: int, page_size: int, sort_name: str | None
     return ListingPage("bounded", max_page=max_page,
                        note=f"This large table is {what}: only the first {max_page + 1:,} pages are served. "
                             "Sort by an indexed column or narrow the list with search or filters to go further.")
-
-
-def _coerce(text: str, column):
-    category = category_of(column)
-    if category == "integer":
-        return int(text)
-    if category == "numeric":
-        return decimal.Decimal(text)
-    if category == "float":
-        return float(text)
-    if category == "datetime":
-        return datetime.datetime.fromisoformat(text)
-    if category == "date":
-        return datetime.date.fromisoformat(text)
-    if category == "time":
-        return datetime.time.fromisoformat(text)
-    if category == "uuid":
-        return uuid.UUID(text)
-    if category == "boolean":
-        return text in ("True", "true", "1", "t")
-    return text
 
 
 def _refused_reading(exc: DBAPIError) -> bool:

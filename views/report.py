@@ -12,12 +12,16 @@ from flask_admin import BaseView, expose
 from werkzeug.routing import BuildError
 
 from backoffice.indexes import MIN_ROWS, advice_for
+from backoffice.catalog.validation import defaults_off as health_defaults_off
+from backoffice.core.declarations import Declarations
+from backoffice.core.defaults import DefaultOff
 from models.reflection import Reflection, ReflectedTable
+from queues.spec import defaults_off as queue_defaults_off
 
 from views.columns import ColumnPlan, column_plans
 from views.names import endpoint_for
 
-__all__ = ["ReportRow", "build_report", "report_text", "SchemaReportView"]
+__all__ = ["ReportRow", "build_report", "report_text", "SchemaReportView", "defaults_not_applicable"]
 
 
 @dataclass
@@ -49,8 +53,14 @@ def build_report(reflection: Reflection) -> list[ReportRow]:
     return rows
 
 
-def report_text(reflection: Reflection) -> str:
-    """The report as plain text (``backoffice check``)."""
+def defaults_not_applicable(declarations: Declarations | None, reflection: Reflection) -> list[DefaultOff]:
+    """Built-in checks and queues switched off because they do not fit this schema."""
+    declarations = declarations or Declarations()
+    return [*health_defaults_off(declarations, reflection), *queue_defaults_off(declarations, reflection)]
+
+
+def report_text(reflection: Reflection, defaults: list[DefaultOff] = ()) -> str:
+    """The report as plain text (``backoffice check``), built-in defaults that do not fit last."""
     rows = build_report(reflection)
     crud = sum(1 for r in rows if not r.entry.read_only)
     lines = [f"Reflection ({reflection.dialect}): {len(rows)} relations, {crud} CRUD, {len(rows) - crud} read-only"]
@@ -59,6 +69,12 @@ def report_text(reflection: Reflection) -> str:
         lines.extend(f"    - {note}" for note in row.notes)
         lines.extend(f"    - link {link}" for link in row.links)
         lines.extend(f"    - column {p.name} ({p.type_name}): {p.reason}" for p in row.degraded)
+    if defaults:
+        lines.append(f"Built-in defaults not applicable to this schema ({len(defaults)}), switched off:")
+        for item in defaults:
+            lines.append(f"  {item}")
+            lines.append("    declaration that would enable it (columns guessed; review them):")
+            lines.extend(f"      {line}" for line in item.declaration.splitlines())
     return "\n".join(lines)
 
 
@@ -85,7 +101,8 @@ class SchemaReportView(BaseView):
                 urls[row.screen] = url_for(endpoint_for(row.screen) + ".index_view")
             except BuildError:  # a relation without a screen in this app
                 urls[row.screen] = None
+        defaults = defaults_not_applicable(current_app.extensions.get("backoffice.declarations"), self.reflection)
         return self.render("backoffice/schema_report.html", rows=rows, urls=urls, dialect=self.reflection.dialect,
                            read_only=sum(1 for r in rows if r.entry.read_only), unaudited=unaudited,
                            index_advice=advice_for(current_app, min_rows=self.index_min_rows),
-                           index_min_rows=self.index_min_rows)
+                           index_min_rows=self.index_min_rows, defaults=defaults)

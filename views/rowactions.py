@@ -30,6 +30,8 @@ from flask_admin.model import template as row_templates
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
+from views.inline import inline_details, locatable
+
 __all__ = ["RowRendering", "URL_ACTIONS", "FORM_ACTIONS", "LIST_TEMPLATE", "ROW_PROBE", "ROW_PLACEHOLDER"]
 
 #: The console's list template: its ``list_row`` block calls :meth:`RowRendering.render_row`.
@@ -149,7 +151,10 @@ class RowRendering:
 
     @pass_context
     def render_row_actions(self, context, actions, row_id, row) -> Markup:
-        """The HTML of ``actions`` for one row: per-page parts reused, the id put in."""
+        """The HTML of ``actions`` for one row: per-page parts reused, the id put in. A row
+        that cannot be opened from a link shows its details instead (views/inline.py)."""
+        if not locatable(self, row):
+            return inline_details(self, context, row)
         plans = g.setdefault("_backoffice_row_actions", {})
         plan = plans.get(id(self))
         if plan is None or plan[0] is not actions:

@@ -21,6 +21,7 @@ from models.reflection import reflect
 from views.base import ReflectedModelView
 from views.columns import UNSORTABLE, category_of
 from views.formatters import type_family
+from views.report import defaults_not_applicable
 from views.tuning import DEFAULT_ORDER
 
 __all__ = ["scaffold_command", "render_scaffold", "register_commands"]
@@ -96,6 +97,14 @@ def render_scaffold(reflection, source: str = "the database") -> str:
     for screen, entry in reflection.tables.items():
         out += _entry(screen, entry)
         out.append("")
+    off = defaults_not_applicable(None, reflection)
+    if off:
+        out.append("## Built-in defaults that do not fit this schema (switched off). Each declaration below would")
+        out.append("## enable one; its columns are guessed from the schema: review them, then uncomment.")
+        for item in off:
+            out.append(f"## {item.section}.{item.name}: not applicable: {item.reason}")
+            out += [f"# {line}" for line in item.declaration.splitlines()]
+            out.append("")
     out += [
         "## Catalog-health checks:  [health.<name>]   (see docs/declarative.md, 'health')",
         "## Review queues:          [queues.<name>]   (see docs/declarative.md, 'queues')",

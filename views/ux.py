@@ -14,6 +14,8 @@ from flask import flash
 from flask_admin.menu import MenuCategory
 from markupsafe import Markup, escape
 
+from backoffice.core.values import opaque
+from views.display import hover_text
 from views.names import LIST_TEXT_LIMIT
 
 __all__ = ["init_app", "order_menu", "relative_time", "utc_text", "timestamp", "badge", "truncated", "decorated",
@@ -114,7 +116,7 @@ def truncated(text: str, shown=None, limit: int = LIST_TEXT_LIMIT) -> Markup:
     """The start of ``text`` (or a declared rendering) with the whole of it on hover."""
     if not isinstance(shown, Markup):
         shown = text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-    return Markup('<span class="backoffice-truncated" title="%s">%s</span>') % (text, shown)
+    return Markup('<span class="backoffice-truncated" title="%s">%s</span>') % (hover_text(text), shown)
 
 
 def decorated(original, name: str, in_list: bool):
@@ -126,7 +128,7 @@ def decorated(original, name: str, in_list: bool):
         shown = original(view, context, model, column_name) if original else raw
         if isinstance(raw, dt.datetime):
             return timestamp(raw, shown)
-        if isinstance(raw, str):
+        if isinstance(raw, str) and not opaque(raw):  # deep JSON: the formatter's size text stands
             if status and not isinstance(shown, Markup) and len(raw) <= 40:
                 return badge(raw)
             if in_list and len(raw) > LIST_TEXT_LIMIT:

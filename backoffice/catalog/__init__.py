@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from backoffice.catalog.cache import TTLCache
 from backoffice.catalog.checks import DEFAULT_CHECKS, HealthCheck
-from backoffice.catalog.validation import register_rules, resolve_checks
+from backoffice.catalog.validation import defaults_off, register_rules, resolve_checks
 from backoffice.catalog.queries import CheckQueries
 from backoffice.catalog.runner import WORKERS, CheckResult, HealthReport, SampleGroup, read_only, run_checks
 from backoffice.catalog.snapshot import Snapshot, SnapshotStore, fingerprint
@@ -62,6 +62,8 @@ class CatalogHealth:
                                    lease_seconds=lease) if shared else None
         self._thread: threading.Thread | None = None
         self._thread_guard = threading.Lock()
+        #: Built-in checks that do not fit this schema (shown as "not applicable").
+        self.not_applicable: list = []
 
     def compute(self, names: tuple[str, ...] | None = None) -> HealthReport:
         """Run the checks now, in this process, under the job's timeout."""
@@ -209,6 +211,7 @@ def init_app(app: Flask, engine: Engine, reflection: Any, declarations: Any, set
                             cache_seconds=settings.catalog_health_cache_seconds,
                             timeout_ms=settings.statement_timeout_ms,
                             job_timeout_ms=settings.catalog_health_timeout_ms, reads=reads)
+    service.not_applicable = defaults_off(declarations, reflection)
     app.extensions[EXTENSION] = service
     return service
 

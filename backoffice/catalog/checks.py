@@ -9,10 +9,12 @@ declarative file's ``[health.<name>]`` entries. Rules for the file:
   change ``stale_tmdb``; a different ``kind`` replaces it entirely);
 - ``enabled = false`` switches a check off, default or not.
 
-Defaults whose tables or columns the database lacks are left out silently (the
-console also runs on schemas that are not a movie catalog); a maintainer's own
-entries are validated strictly, every problem reported at start-up (see
-:mod:`backoffice.catalog.validation`).
+A default whose column is named differently uses an obvious variant of the name
+(:data:`COLUMN_VARIANTS`: ``role`` for ``credit_type``) and says which column it used;
+a default that still does not fit is switched off and listed as not applicable, with
+the reason and the declaration that would enable it (the console also runs on schemas
+that are not a movie catalog). A maintainer's own entries are validated strictly,
+every problem reported at start-up (see :mod:`backoffice.catalog.validation`).
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ from typing import Any
 
 from backoffice.core.declarations import Option
 
-__all__ = ["HEALTH_OPTIONS", "HEALTH_PROBLEM_IDS", "HealthCheck", "KINDS", "DEFAULT_CHECKS", "KEY_FUNCTIONS", "parse_key"]
+__all__ = ["HEALTH_OPTIONS", "HEALTH_PROBLEM_IDS", "HealthCheck", "KINDS", "DEFAULT_CHECKS", "KEY_FUNCTIONS", "parse_key",
+           "COLUMN_VARIANTS"]
 
 #: kind -> (required options, options that apply, human group name)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...], str]] = {
@@ -90,6 +93,21 @@ DEFAULT_CHECKS: dict[str, dict[str, Any]] = {
     "no_keyword": {"kind": "coverage", "related": "movie_keywords", "label": "No keyword"},
 }
 
+#: Obvious variants of the default checks' column names, tried in order when the
+#: catalog lacks the demo schema's name. Only defaults adapt; a file entry means what it says.
+COLUMN_VARIANTS: dict[str, tuple[str, ...]] = {
+    "overview": ("description", "synopsis", "plot", "summary"),
+    "poster_path": ("poster", "poster_url", "poster_uri", "image_url"),
+    "release_date": ("released", "released_on", "released_at"),
+    "runtime_minutes": ("runtime", "runtime_min", "duration_minutes"),
+    "imdb_id": ("imdb",),
+    "tmdb_id": ("tmdb", "themoviedb_id"),
+    "title": ("name",),
+    "tmdb_synced_at": ("synced_at", "tmdb_updated_at", "last_synced_at", "tmdb_fetched_at"),
+    "credit_type": ("role", "kind", "type"),
+    "job": ("role", "department", "position"),
+}
+
 
 @dataclass(frozen=True)
 class HealthCheck:
@@ -112,6 +130,8 @@ class HealthCheck:
     only_with: tuple[str, ...] = ()
     timeout_ms: int | None = None
     default: bool = False
+    #: How a default adapted to this schema, e.g. ("movie_credits.role for job",).
+    adapted: tuple[str, ...] = ()
 
     @property
     def group(self) -> str:

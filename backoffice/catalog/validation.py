@@ -8,16 +8,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from backoffice.core.declarations import Declarations, Problem, Rules, did_you_mean, problem
-from backoffice.catalog.checks import _CALL, _COMMON, DEFAULT_CHECKS, HEALTH_OPTIONS, HEALTH_PROBLEM_IDS, KEY_FUNCTIONS, KINDS, HealthCheck, parse_key
+import logging
+import re
 
-__all__ = ["resolve_checks", "register_rules"]
+from backoffice.core.declarations import Declarations, Problem, Rules, did_you_mean, problem
+from backoffice.core.defaults import DefaultOff, guess_column, toml_entry, variant_of
+from backoffice.catalog.checks import (
+    _CALL, _COMMON, COLUMN_VARIANTS, DEFAULT_CHECKS, HEALTH_OPTIONS, HEALTH_PROBLEM_IDS, KEY_FUNCTIONS, KINDS,
+    HealthCheck, parse_key,
+)
+
+__all__ = ["resolve_checks", "defaults_off", "register_rules"]
+
+log = logging.getLogger(__name__)
 
 
 def resolve_checks(declarations: Declarations, reflection: Any) -> tuple[list[HealthCheck], list[Problem]]:
-    """The effective checks (defaults merged with the file) and the file's problems."""
+    """The effective checks (defaults merged with the file, adapted to the schema) and the
+    file's problems."""
+    checks, problems, _off = _resolve(declarations, reflection)
+    return checks, problems
+
+
+def defaults_off(declarations: Declarations, reflection: Any) -> list[DefaultOff]:
+    """The built-in checks that do not fit this schema and are switched off."""
+    return _resolve(declarations, reflection)[2]
+
+
+def _resolve(declarations: Declarations, reflection: Any):
     checks: list[HealthCheck] = []
     problems: list[Problem] = []
+    off: list[DefaultOff] = []
     entries = declarations.health if isinstance(declarations.health, dict) else {}
     names = list(DEFAULT_CHECKS) + [n for n in entries if n not in DEFAULT_CHECKS]
     for name in names:
@@ -31,19 +52,92 @@ def resolve_checks(declarations: Declarations, reflection: Any) -> tuple[list[He
             spec = dict(entry if entry is not None else default)
         if spec.get("enabled", True) is False:
             continue
-        found = list(_validate(name, spec, declarations, reflection))
-        if entry is None:  # an untouched default that does not fit this schema: leave it out quietly
-            if not found:
-                checks.append(_build(name, spec, reflection, default=True))
+        if entry is None:  # an untouched default: adapt to the schema, or step aside
+            spec, used = _adapt(spec, reflection)
+            found = list(_validate(name, spec, declarations, reflection))
+            if found:
+                off.append(DefaultOff("health", name, found[0].message,
+                                      toml_entry("health", name, _guessed(spec, reflection))))
+            else:
+                checks.append(_build(name, spec, reflection, default=True, adapted=used))
             continue
+        found = list(_validate(name, spec, declarations, reflection))
         problems.extend(found)
         if not found:
             checks.append(_build(name, spec, reflection, default=default is not None))
-    return checks, problems
+    return checks, problems, off
 
 
 def _check_health(declarations: Declarations, reflection: Any):
-    return resolve_checks(declarations, reflection)[1]
+    checks, problems, off = _resolve(declarations, reflection)
+    if off:  # runs once per start-up (and per `backoffice check`): one line, the report has the reasons
+        log.warning("catalog health: built-in checks not applicable to this schema, switched off: %s "
+                    "(the schema report says why and what would enable them)", ", ".join(o.name for o in off))
+    for check in checks:
+        if check.adapted:
+            log.info("catalog health: built-in check %s uses %s", check.name, "; ".join(check.adapted))
+    return problems
+
+
+def _columns(reflection: Any, screen: str | None) -> list[str]:
+    entry = reflection.tables.get(screen) if screen else None
+    return [c.name for c in entry.table.columns] if entry is not None else []
+
+
+def _adapt(spec: dict, reflection: Any) -> tuple[dict, tuple[str, ...]]:
+    """The default with each missing column replaced by its first variant the table has."""
+    table = spec.get("table", "movies")
+    used: list[str] = []
+
+    def swap(column: str, screen: str) -> str:
+        found = variant_of(column, _columns(reflection, screen), COLUMN_VARIANTS)
+        if found is None or found == column:
+            return column
+        used.append(f"{screen}.{found} for {column}")
+        return found
+
+    adapted = dict(spec)
+    for option in ("fields", "only_with"):
+        if option in spec:
+            adapted[option] = [swap(c, table) for c in spec[option]]
+    if "column" in spec:
+        adapted["column"] = swap(spec["column"], table)
+    if "key" in spec:
+        adapted["key"] = [_replace_column(text, lambda c: swap(c, table)) for text in spec["key"]]
+    if "where" in spec and spec.get("related"):
+        adapted["where"] = {swap(c, spec["related"]): v for c, v in spec["where"].items()}
+    return adapted, tuple(used)
+
+
+def _guessed(spec: dict, reflection: Any) -> dict:
+    """The default with each column still missing replaced by the closest name the
+    table has (a starting point for the maintainer to review, not a promise)."""
+    table = spec.get("table", "movies")
+
+    def guess(column: str, screen: str | None) -> str:
+        columns = _columns(reflection, screen)
+        return column if not columns or column in columns else guess_column(column, columns) or column
+
+    guessed = dict(spec)
+    for option in ("fields", "only_with"):
+        if option in spec:
+            guessed[option] = [guess(c, table) for c in spec[option]]
+    if "column" in spec:
+        guessed["column"] = guess(spec["column"], table)
+    if "key" in spec:
+        guessed["key"] = [_replace_column(text, lambda c: guess(c, table)) for text in spec["key"]]
+    if "where" in spec:
+        guessed["where"] = {guess(c, spec.get("related")): v for c, v in spec["where"].items()}
+    return {"table": table, **guessed}
+
+
+def _replace_column(text: str, replace) -> str:
+    """``lower(trim(title))`` with its column replaced."""
+    try:
+        _functions, column = parse_key(text)
+    except ValueError:
+        return text
+    return re.sub(r"(?<![\w])" + re.escape(column) + r"(?![\w])", lambda _m: replace(column), text, count=1)
 
 
 def register_rules(rules: Rules) -> None:
@@ -161,7 +255,7 @@ def _foreign_keys(related_table, table) -> list:
     return found
 
 
-def _build(name: str, spec: dict, reflection: Any, *, default: bool) -> HealthCheck:
+def _build(name: str, spec: dict, reflection: Any, *, default: bool, adapted: tuple[str, ...] = ()) -> HealthCheck:
     via = spec.get("via")
     if spec["kind"] == "coverage" and via is None:
         via = _foreign_keys(reflection.tables[spec["related"]].table,
@@ -173,6 +267,7 @@ def _build(name: str, spec: dict, reflection: Any, *, default: bool) -> HealthCh
         related=spec.get("related"), via=via,
         where=tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in spec.get("where", {}).items())),
         only_with=tuple(spec.get("only_with", ())), timeout_ms=spec.get("timeout_ms"), default=default,
+        adapted=adapted,
     )
 
 

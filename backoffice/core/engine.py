@@ -13,6 +13,7 @@ from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 
 from backoffice.core.settings import Settings
+from backoffice.core.values import safe_json_loads, sqlite_text
 
 __all__ = ["CONNECT_TIMEOUT_S", "POOL_TIMEOUT_S", "DEMO_FILE", "instance_path", "demo_database_path", "database_url", "engine_options",
            "create_engine", "sqlite_pragmas"]
@@ -55,13 +56,15 @@ def engine_options(url: str, settings: Settings) -> dict:
     (``backoffice/web/dbguard.py``), which also pings pooled connections on checkout,
     so SQLAlchemy's own pre-ping is off there (it would ping before the deadline applies).
     """
+    # JSON nested too deep to decode stays text (backoffice/core/values.py): one row must not break a page.
     if make_url(url).get_backend_name() != "postgresql":
-        return {"pool_pre_ping": True}
+        return {"pool_pre_ping": True, "json_deserializer": safe_json_loads}
     server_options = "-c application_name=backoffice"
     if settings.statement_timeout_ms:
         server_options += f" -c statement_timeout={settings.statement_timeout_ms}"
     user_timeout_ms = (settings.statement_timeout_ms or 30000) + 5000
     return {
+        "json_deserializer": safe_json_loads,
         "pool_pre_ping": False,
         "pool_size": 5,
         "max_overflow": 5,
@@ -88,7 +91,9 @@ def create_engine(settings: Settings, url: str | None = None, **overrides) -> En
 
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:
-    """Foreign keys on (SQLite leaves them off) and a busy timeout instead of instant errors."""
+    """Foreign keys on (SQLite leaves them off) and a busy timeout instead of instant errors;
+    text that is not UTF-8 is read as its bytes instead of failing the whole query."""
+    dbapi_connection.text_factory = sqlite_text
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")

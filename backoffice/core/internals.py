@@ -12,7 +12,7 @@ from typing import Any
 from werkzeug.routing import Rule
 
 __all__ = ["LazyBuildRule", "session_is_flushing", "update_values", "list_arguments", "column_by_index",
-           "export_columns", "list_filter"]
+           "export_columns", "list_filter", "RunViewOnce"]
 
 
 class LazyBuildRule(Rule):
@@ -91,3 +91,21 @@ def list_filter(view: Any, index: int) -> Any:
     """The filter object a list URL's ``flt<n>_<index>`` argument applies:
     ``BaseModelView._filters[index]``."""
     return view._filters[index]
+
+
+# -- screens (views) -------------------------------------------------------------------------
+
+class RunViewOnce:
+    """Mixin for Flask-Admin views: a view function runs once, with the arguments of its URL.
+
+    Flask-Admin's ``BaseView._run_view`` calls ``fn(self, *args, **kwargs)`` and, on *any*
+    ``TypeError`` raised inside the view, calls it a second time as ``fn(cls=self, **kwargs)``
+    (a compatibility path for old view signatures). A TypeError from the view's own work
+    (a value of an unexpected type in a query) then runs the view twice, and the second
+    call fails differently: the log shows that second error and the original cause is
+    lost. Overriding the hook keeps the first exception and the single call. Should a
+    Flask-Admin release rename the hook, ``tests/test_internals.py`` fails.
+    """
+
+    def _run_view(self, fn, *args, **kwargs):
+        return fn(self, *args, **kwargs)
