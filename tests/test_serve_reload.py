@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.gunicorn_server import ROOT, Gunicorn, free_port
+from testing_support.ports import free_port
+from tests.gunicorn_server import ROOT, Gunicorn
 
 pytestmark = pytest.mark.slow
 
