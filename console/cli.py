@@ -73,13 +73,19 @@ main.params = [p for p in main.params if p.name not in ("app", "env_file", "debu
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: PORT, else 3000).")
 @click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True, help="gunicorn worker processes.")
-def serve(host: str, port: int | None, workers: int) -> None:
+@click.option("--reload", "reload_", is_flag=True,
+              help="Development: rebuild the screens when the declarative file changes; a file with errors "
+                   "keeps the previous screens and shows the problems on every page (one worker).")
+def serve(host: str, port: int | None, workers: int, reload_: bool) -> None:
     """Serve the console with gunicorn, configured as in the container (console/gunicorn_conf.py)."""
     settings = _settings()
     port = port or settings.port
+    target = "console.reloading:application" if reload_ else "wsgi:app"
+    workers = 1 if reload_ else workers  # each worker would rebuild on its own
     argv = [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--no-control-socket", "--access-logfile", "-", "wsgi:app"]
-    click.echo(f"Backoffice on http://{host}:{port}/admin/ ({workers} gunicorn workers)")
+            "--workers", str(workers), "--no-control-socket", "--access-logfile", "-", target]
+    mode = ", reloading the declarative file" if reload_ else ""
+    click.echo(f"Backoffice on http://{host}:{port}/admin/ ({workers} gunicorn workers{mode})")
     sys.stdout.flush()
     os.execv(sys.executable, argv)  # gunicorn becomes this process: signals reach its master directly
 

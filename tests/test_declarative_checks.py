@@ -117,6 +117,19 @@ CASES = [
     ("W012", '[views.attachments]\nnever_show = ["name"]\n',
      "F: views.attachments.never_show[0]: 'name' is required (NOT NULL, no default): creating attachments rows "
      "will fail; add create = \"nobody\" or read_only = true [backoffice.W012]"),
+    ("E040", '[views.movies.actions.resync]\nset = { tmdb_synced_at = "null()" }\nlable = "Re-sync"\n',
+     "F: views.movies.actions.resync.lable: unknown action option 'lable'; did you mean 'label'? [backoffice.E040]"),
+    ("E041", '[views.movies.actions.renumber]\nset = { id = 1 }\n',
+     "F: views.movies.actions.renumber.set.id: 'id' is part of the primary key; an action cannot set it "
+     "[backoffice.E041]"),
+    ("E042", '[views.movies.actions.runtime]\nset = { runtime_minutes = "long" }\n',
+     "F: views.movies.actions.runtime.set.runtime_minutes: runtime_minutes takes a whole number, not 'long' "
+     "[backoffice.E042]"),
+    ("E043", '[views.movies.actions.resync]\nset = { tmdb_synced_at = "null()" }\nrole = "boss"\n',
+     "F: views.movies.actions.resync.role: unknown role 'boss'; expected one of: 'admin', 'operator', 'viewer' "
+     "[backoffice.E043]"),
+    ("E044", '[views.movies.actions.resync]\nset = { tmdb_synced_at = "null()" }\nconfirm_over = 5000\n',
+     "F: views.movies.actions.resync.confirm_over: must be between 0 and 1000, got 5000 [backoffice.E044]"),
     ("W013", '[views.movies]\nformatters = { release_date = "money" }\n',
      "F: views.movies.formatters.release_date: formatter 'money' does not fit 'release_date' (date); "
      "it fits integer, number columns [backoffice.W013]"),

@@ -108,6 +108,9 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
             action_name, text, desc = tools.get_dict_attr(self, name)._action
             self._actions.append((action_name, text))
             self._actions_data[action_name] = (getattr(self, name), text, desc)
+        for action_name, text, handler in self.declared_action_handlers():  # the file's (WritesPart)
+            self._actions.append((action_name, text))
+            self._actions_data[action_name] = (handler, text, None)
 
 
 def view_for(entry: ReflectedTable, screen: str, db) -> ReflectedModelView:

@@ -16,6 +16,7 @@ from sqlalchemy import inspect as sa_inspect
 
 from backoffice.core.declarations import Declarations, Problem, Rules, did_you_mean, problem
 
+from views.action_checks import check_actions
 from views.base import ReflectedModelView
 from views.columns import UNSORTABLE, category_of
 from views.custom import discover
@@ -116,6 +117,7 @@ class _ViewChecker:
         self.labels()
         self.links()
         self.formatters()
+        check_actions(self)
         return self.problems
 
     def roles(self) -> None:

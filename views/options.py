@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from backoffice.core.declarations import Option
 
-__all__ = ["VIEW_PROBLEM_IDS", "ROLE_CHOICES", "COUNT_STRATEGIES", "VIEW_OPTIONS", "COLUMN_OPTIONS"]
+__all__ = ["VIEW_PROBLEM_IDS", "ROLE_CHOICES", "COUNT_STRATEGIES", "VIEW_OPTIONS", "COLUMN_OPTIONS",
+           "ACTION_OPTIONS", "ACTION_ROLES", "ACTION_REASONS"]
 
 #: Values of create / edit / delete: the least role that may do it, or nobody.
 ROLE_CHOICES = ("viewer", "operator", "admin", "nobody")
@@ -59,6 +60,29 @@ VIEW_OPTIONS = (
     Option("export", "bool", "Whether the list offers CSV export.", True, "export = false"),
     Option("details", "str-list", "Columns of the details page, in order.", "every column",
            'details = ["title", "overview", "release_date"]'),
+    Option("actions", "table", "Declared row actions: name -> { label, set, role, reason, confirm_over, "
+           "confirm_text } (see ACTION_OPTIONS); each sets columns of the selected rows, audited.", "{}",
+           'actions = { resync = { label = "Needs TMDB re-sync", set = { tmdb_synced_at = "null()" } } }'),
+)
+
+#: Values of an action's role and reason.
+ACTION_ROLES = ("viewer", "operator", "admin")
+ACTION_REASONS = ("required", "optional", "none")
+
+#: The keys of one ``[views.<table>.actions.<name>]`` entry.
+ACTION_OPTIONS = (
+    Option("label", "str", "Name of the action in the \"With selected\" menu and on its confirmation.",
+           "the action name", 'label = "Mark for TMDB re-sync"'),
+    Option("set", "table", "column -> new value: a literal, \"now()\", \"null()\", "
+           "or { ask = \"prompt\" } (the operator types it, checked against the column's type).", None, 'set = { tmdb_synced_at = "null()" }'),
+    Option("role", "str", "Least role that may run it: " + " | ".join(ACTION_ROLES) + ".", "operator",
+           'role = "admin"'),
+    Option("reason", "str", "Whether the operator gives a reason: " + " | ".join(ACTION_REASONS) + ".",
+           "optional", 'reason = "required"'),
+    Option("confirm_over", "int", "Above this many rows the operator types the row count to confirm.", 10,
+           "confirm_over = 5"),
+    Option("confirm_text", "str", "A word the operator must type to confirm (optional).", None,
+           'confirm_text = "RESYNC"'),
 )
 
 #: Options whose value names columns (str-list) or is keyed by column (table).
@@ -87,6 +111,11 @@ VIEW_PROBLEM_IDS = {
     "backoffice.E032": "sortable names a column whose type cannot be sorted",
     "backoffice.E035": "a custom view class names no reflected table or view",
     "backoffice.E036": "two custom view classes claim the same table",
+    "backoffice.E040": "an action entry is malformed: bad name, unknown key, wrong type or empty set",
+    "backoffice.E041": "an action sets a column it cannot: part of the primary key, or on a read-only screen",
+    "backoffice.E042": "an action's value does not fit its column (type, length, now() or null())",
+    "backoffice.E043": "an action names an unknown role or reason kind",
+    "backoffice.E044": "an action's confirm_over is out of range or confirm_text is empty",
     "backoffice.W010": "create / edit / delete granted on a screen declared read_only",
     "backoffice.W011": "create / edit / delete granted on a relation the database makes read-only",
     "backoffice.W012": "never_show hides a required column: creating rows will fail",

@@ -20,6 +20,7 @@ from models.reflection import ReflectedTable, _identifier
 
 from views.base import ReflectedModelView
 from views.checks import effective_views, sort_keys
+from views.declared_actions import parse_actions
 from views.formatters import build_formatter, build_link
 
 __all__ = ["PlannedScreen", "plan_screens", "tuned_class", "finish", "build_screens", "DEFAULT_ORDER"]
@@ -143,6 +144,8 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
         if _class_value(view_class, "column_formatters_export") is None:
             # Exports carry raw values, not the HTML of links and badges.
             attrs["column_formatters_export"] = own_formatters
+    if spec.get("actions"):
+        attrs["declared_actions"] = parse_actions(spec)
     if "page_size" in spec:
         attrs["page_size"] = spec["page_size"]
     if "export" in spec:

@@ -14,7 +14,8 @@ Every Flask-Admin write path goes through the audit hooks, inside the save's tra
 * each success says what happened to which row (``views/ux.py`` words it).
 
 :class:`WritesPart` owns ``create_model``, ``update_model``, ``delete_model``,
-``on_model_change``, ``after_model_change``, ``ajax_update`` and the ``delete`` action.
+``on_model_change``, ``after_model_change``, ``ajax_update``, the ``delete`` action and,
+through :class:`views.declared_actions.DeclaredActions`, the declared row actions of the file.
 A refusal raised by a hook (:class:`audit_hooks.AuditError`) is a WTForms
 ``ValidationError``, which Flask-Admin flashes as is.
 """
@@ -36,6 +37,7 @@ from backoffice.core.access import current_operator
 from backoffice.web.csrf import SecureForm
 
 from views.concurrency import NONCE_FIELD, VERSION_FIELD, record_submission, stale_edit, submitted_value
+from views.declared_actions import DeclaredActions
 from views.forms import reason_given
 from views.names import AUDIT_VIEW_ROLE, db_session
 from views.ux import created_message, deleted_message, flash_instead, row_label, saved_message
@@ -56,7 +58,7 @@ class BulkDeleteForm(SecureForm):
     url = HiddenField()
 
 
-class WritesPart:
+class WritesPart(DeclaredActions):
     """Part of :class:`~views.base.ReflectedModelView`: audited saves and deletes (see the module docstring)."""
 
     # -- the saves ---------------------------------------------------------------------------
