@@ -1,0 +1,387 @@
+"""Undo an audited change: plan it, show its conflicts, then write it through the session.
+
+A revert is a change like any other: it writes only through the application's session,
+inside :func:`~audit_hooks.changeset.audit_action` (action ``revert``, the reason, and
+``changes["reverts"]`` = the undone event's id), so the hooks audit it in the same
+transaction. What each kind of event becomes:
+
+* an update: the changed columns get their old values back;
+* a create: the row is deleted (the database's cascades are audited as for any delete);
+* a delete: the row is inserted again, then every row the database deleted or changed
+  with it (audit rows whose ``caused_by`` leads to it), parents before children;
+* a revert: the same rules applied to the revert's own rows (a revert of a revert).
+
+:func:`plan_revert` compares the event with the row as it is now and lists conflicts:
+``changed`` (a column differs from the event's new value), ``gone`` (the row no longer
+exists), ``key_taken`` (another row holds its primary or unique key), ``missing_parent``
+(a foreign-key target no longer exists). :func:`execute_revert` takes the audit chain's
+lock, re-plans, refuses when the event was already reverted (two operators at once give
+one revert) and applies the plan in one transaction according to the mode: ``clean``
+refuses any conflict, ``partial`` leaves conflicting columns as they are, ``overwrite``
+writes over changed columns (never over a structural conflict).
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, false, select, update
+
+from models.own import audit_events, submissions
+
+from audit_hooks.changeset import audit_action, json_value
+from audit_hooks.chain import lock
+from audit_hooks.errors import AuditError
+
+__all__ = ["Conflict", "Step", "RevertPlan", "RevertOutcome", "RevertRefused", "MODES", "plan_revert",
+           "execute_revert", "reverted_by", "request_events", "revert_request", "load_event"]
+
+MODES = ("clean", "partial", "overwrite")
+#: Events whose rows a revert puts back; queue decisions are reversed through their queue.
+_REVERTIBLE = ("create", "update", "delete", "revert")
+
+
+class RevertRefused(Exception):
+    """The revert cannot be done as asked; the message is for the operator."""
+
+
+@dataclass
+class Conflict:
+    """Why one row (or one column of it) cannot simply be put back."""
+
+    kind: str  # changed | gone | key_taken | missing_parent
+    message: str
+    column: str | None = None
+
+
+@dataclass
+class Step:
+    """One row a revert changes: ``op`` is what the revert does (insert / update / delete)."""
+
+    event_id: int
+    table: str
+    op: str
+    entity_id: str
+    key: dict[str, Any]
+    before: dict[str, Any]  # the event's old values
+    after: dict[str, Any]  # the event's new values
+    now: dict[str, Any] | None  # the row as it is (JSON-safe), None when absent
+    conflicts: list[Conflict] = field(default_factory=list)
+
+    @property
+    def columns(self) -> list[str]:
+        return sorted(set(self.before) | set(self.after))
+
+    @property
+    def changed_columns(self) -> set[str]:
+        return {c.column for c in self.conflicts if c.kind == "changed" and c.column}
+
+    @property
+    def structural(self) -> list[Conflict]:
+        return [c for c in self.conflicts if c.kind != "changed"]
+
+
+@dataclass
+class RevertPlan:
+    """What reverting one event would do, and what stands in the way."""
+
+    event: dict[str, Any]
+    steps: list[Step]
+    reverted_by: int | None = None
+    refusal: str | None = None
+
+    @property
+    def conflicts(self) -> list[Conflict]:
+        return [c for s in self.steps for c in s.conflicts]
+
+
+@dataclass
+class RevertOutcome:
+    event_id: int
+    done: bool
+    message: str
+    revert_ids: list[int] = field(default_factory=list)
+
+
+def load_event(connection, event_id: int) -> dict | None:
+    row = connection.execute(select(audit_events).where(audit_events.c.id == event_id)).mappings().first()
+    return None if row is None else dict(row)
+
+
+def _reverts_column():
+    return audit_events.c.changes["reverts"].as_integer()
+
+
+def reverted_by(connection, event_ids) -> dict[int, int]:
+    """Event id -> id of the revert that undid it (the first one), for the given ids."""
+    ids = [int(i) for i in event_ids]
+    if not ids:
+        return {}
+    query = select(audit_events.c.id, _reverts_column().label("reverts")).where(
+        audit_events.c.action == "revert", _reverts_column().in_(ids)).order_by(audit_events.c.id)
+    found: dict[int, int] = {}
+    for row in connection.execute(query):
+        found.setdefault(row.reverts, row.id)
+    return found
+
+
+def request_events(connection, request_id: str) -> list[dict]:
+    """The events one request wrote that a revert can undo (what the database cascaded is
+    restored with its cause), oldest first."""
+    rows = connection.execute(select(audit_events).where(
+        audit_events.c.request_id == request_id, audit_events.c.caused_by.is_(None)
+    ).order_by(audit_events.c.id)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+def _python(column, value: Any) -> Any:
+    """The driver value of a JSON-safe audit value (audit_hooks.changeset.json_value, reversed)."""
+    if value is None:
+        return None
+    try:
+        kind = column.type.python_type
+    except NotImplementedError:
+        return value
+    if not isinstance(value, str) or kind is str:
+        return value
+    if kind is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if kind is dt.date:
+        return dt.date.fromisoformat(value)
+    if kind is dt.time:
+        return dt.time.fromisoformat(value)
+    if kind is decimal.Decimal:
+        return decimal.Decimal(value)
+    if kind is uuid.UUID:
+        return uuid.UUID(value)
+    if kind is bytes and value.startswith("base64:"):
+        return base64.b64decode(value[7:])
+    if kind is float:
+        return float(value)
+    return value
+
+
+class _Tables:
+    """Qualified name -> (Table, ORM model, column -> attribute) from the reflection."""
+
+    def __init__(self, reflection):
+        self.entries = {entry.qualified_name: entry for entry in reflection.tables.values()}
+
+    def get(self, name: str):
+        entry = self.entries.get(name)
+        if entry is None or entry.model is None or entry.read_only:
+            raise RevertRefused(f"{name} has no writable screen; its events cannot be reverted here")
+        return entry
+
+    def current(self, connection, name: str, key: dict[str, Any]) -> dict | None:
+        table = self.get(name).table
+        criterion = and_(*[table.c[k] == _python(table.c[k], v) for k, v in key.items()])
+        row = connection.execute(select(table).where(criterion)).mappings().first()
+        return None if row is None else {k: json_value(v) for k, v in row.items()}
+
+    def exists(self, connection, table, values: dict[str, Any]) -> bool:
+        criterion = and_(*[table.c[k] == _python(table.c[k], v) for k, v in values.items()])
+        return connection.execute(select(1).select_from(table).where(criterion).limit(1)).first() is not None
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+def _step(event: dict, tables: _Tables, connection, restoring: list) -> Step:
+    changes = event["changes"] if isinstance(event["changes"], dict) else {}
+    kind, name = changes.get("op"), event["entity_type"]
+    entry = tables.get(name)
+    table = entry.table
+    key = dict(changes.get("primary_key") or {})
+    before, after = dict(changes.get("old") or {}), dict(changes.get("new") or {})
+    if kind == "update":
+        key_now = {k: after.get(k, v) for k, v in key.items()}
+        step = Step(event["id"], name, "update", event["entity_id"], key_now, before, after,
+                    tables.current(connection, name, key_now))
+        if step.now is None:
+            step.conflicts.append(Conflict("gone", f"{name} #{event['entity_id']} no longer exists"))
+        else:
+            for column, value in after.items():
+                if step.now.get(column) != value:
+                    step.conflicts.append(Conflict("changed", f"{column} was changed after this event "
+                                                   f"(now {step.now.get(column)!r})", column))
+        step.conflicts += _missing_parents(connection, tables, table, before, restoring)
+        return step
+    if kind == "insert":
+        step = Step(event["id"], name, "delete", event["entity_id"], key, before, after,
+                    tables.current(connection, name, key))
+        if step.now is None:
+            step.conflicts.append(Conflict("gone", f"{name} #{event['entity_id']} no longer exists"))
+        else:
+            for column, value in after.items():
+                if step.now.get(column) != value:
+                    step.conflicts.append(Conflict("changed", f"{column} was changed after it was created "
+                                                   f"(now {step.now.get(column)!r})", column))
+        return step
+    if kind == "delete":
+        step = Step(event["id"], name, "insert", event["entity_id"], key, before, after,
+                    tables.current(connection, name, key))
+        if step.now is not None:
+            step.conflicts.append(Conflict("key_taken", f"another row of {name} now has the key "
+                                           f"#{event['entity_id']}"))
+        for unique in [c for c in table.constraints if type(c).__name__ == "UniqueConstraint"]:
+            values = {c.name: before.get(c.name) for c in unique.columns}
+            if None not in values.values() and tables.exists(connection, table, values):
+                shown = ", ".join(f"{k}={v!r}" for k, v in values.items())
+                step.conflicts.append(Conflict("key_taken", f"another row of {name} now has {shown}"))
+        step.conflicts += _missing_parents(connection, tables, table, before, restoring)
+        restoring.append((table, before))
+        return step
+    raise RevertRefused(f"event #{event['id']} has no row change to revert")
+
+
+def _missing_parents(connection, tables: _Tables, table, values: dict, restoring: list) -> list[Conflict]:
+    found = []
+    for constraint in table.foreign_key_constraints:
+        mine = [c.name for c in constraint.columns]
+        if not set(mine) & set(values):
+            continue
+        wanted = {e.column.name: values.get(e.parent.name) for e in constraint.elements}
+        if None in wanted.values() or any(c not in values for c in mine):
+            continue
+        parent = constraint.referred_table
+        restored = any(t is parent and all(row.get(k) == v for k, v in wanted.items()) for t, row in restoring)
+        if not restored and not tables.exists(connection, parent, wanted):
+            shown = ", ".join(f"{k}={v!r}" for k, v in wanted.items())
+            found.append(Conflict("missing_parent", f"{parent.name} with {shown} no longer exists",
+                                  next(iter(mine))))
+    return found
+
+
+def _cascaded(connection, event_id: int) -> list[dict]:
+    """Audit rows the database wrote because of ``event_id``, any depth, in id order (causes first)."""
+    found, frontier = [], [event_id]
+    while frontier:
+        rows = connection.execute(select(audit_events).where(audit_events.c.caused_by.in_(frontier))
+                                  .order_by(audit_events.c.id)).mappings().all()
+        found += [dict(r) for r in rows]
+        frontier = [r["id"] for r in rows]
+    return sorted(found, key=lambda r: r["id"])
+
+
+def plan_revert(session, reflection, event_id: int) -> RevertPlan:
+    """What reverting event ``event_id`` would change, with every conflict (reads only)."""
+    connection = session.connection()
+    event = load_event(connection, event_id)
+    if event is None:
+        raise RevertRefused(f"there is no audit event #{event_id}")
+    plan = RevertPlan(event, [], reverted_by(connection, [event_id]).get(event_id))
+    action = event["action"]
+    if event["caused_by"] is not None:
+        plan.refusal = (f"the database made this change because of event #{event['caused_by']}; "
+                        "revert that event and this row comes back with it")
+        return plan
+    if action not in _REVERTIBLE:
+        plan.refusal = f"a {action!r} event is reversed through its queue, not row by row"
+        return plan
+    tables = _Tables(reflection)
+    restoring: list = []
+    plan.steps.append(_step(event, tables, connection, restoring))
+    if plan.steps[0].op == "insert":
+        for child in _cascaded(connection, event_id):
+            plan.steps.append(_step(child, tables, connection, restoring))
+    return plan
+
+
+# -- executing -----------------------------------------------------------------------------------
+
+def _apply(session, tables: _Tables, step: Step, columns: list[str], reason: str) -> None:
+    entry = tables.get(step.table)
+    table, model = entry.table, entry.model
+    with audit_action("revert", reason=reason, reverts=step.event_id):
+        if step.op == "insert":
+            values = {entry.key(c): _python(table.c[c], v) for c, v in step.before.items() if c in table.c}
+            session.add(model(**values))
+            return
+        key = tuple(_python(table.c[c.name], step.key[c.name]) for c in entry.table.primary_key.columns)
+        obj = session.get(model, key if len(key) != 1 else key[0], populate_existing=True)
+        if obj is None:
+            raise RevertRefused(f"{step.table} #{step.entity_id} no longer exists")
+        if step.op == "delete":
+            session.delete(obj)
+            return
+        for column in columns:
+            setattr(obj, entry.key(column), _python(table.c[column], step.before.get(column)))
+
+
+def _serialise(connection) -> None:
+    """One revert at a time, held to the commit: the second then plans against the first's
+    result and finds its audit row. PostgreSQL: the audit chain's advisory lock. SQLite
+    reads outside a transaction until the first write, so a write that changes nothing
+    (on the console's own table) takes the database's write lock before the plan is read."""
+    if connection.dialect.name == "sqlite":
+        connection.execute(update(submissions).where(false()).values(nonce=submissions.c.nonce))
+    else:
+        lock(connection)
+
+
+def execute_revert(session, reflection, event_id: int, reason: str, mode: str = "clean") -> RevertOutcome:
+    """Revert one event in one transaction and commit; refused (nothing written) when it was
+    already reverted, when a conflict stands in the mode's way, or when the database refuses.
+
+    The confirm -> execute flow of the revert pages calls this; so may any other flow
+    (two-person approval) once it has its reason and mode."""
+    if mode not in MODES:
+        raise RevertRefused(f"mode must be one of {', '.join(MODES)}")
+    if not isinstance(reason, str) or not reason.strip():
+        raise RevertRefused("a reason is required to revert a change")
+    try:
+        _serialise(session.connection())
+        plan = plan_revert(session, reflection, event_id)
+        if plan.reverted_by is not None:
+            raise RevertRefused(f"event #{event_id} was already reverted by #{plan.reverted_by}")
+        if plan.refusal:
+            raise RevertRefused(plan.refusal)
+        for step in plan.steps:
+            if step.structural:
+                raise RevertRefused(f"{step.table} #{step.entity_id}: {step.structural[0].message}")
+            if step.changed_columns and mode == "clean":
+                raise RevertRefused(f"{step.table} #{step.entity_id} was changed after this event "
+                                    f"({', '.join(sorted(step.changed_columns))}); revert the other columns "
+                                    "only, or overwrite with a reason")
+        tables = _Tables(reflection)
+        first = session.execute(select(audit_events.c.id).order_by(audit_events.c.id.desc()).limit(1)).scalar()
+        for step in plan.steps:
+            columns = [c for c in step.before if mode == "overwrite" or c not in step.changed_columns]
+            if step.op == "update" and not columns:
+                continue
+            _apply(session, tables, step, columns, reason.strip())
+        ids = list(session.execute(select(audit_events.c.id).where(
+            audit_events.c.id > (first or 0), audit_events.c.action == "revert").order_by(audit_events.c.id)).scalars())
+        if not ids:
+            raise RevertRefused("nothing to revert: every column it changed was changed again since")
+        session.commit()
+    except RevertRefused:
+        session.rollback()
+        raise
+    except AuditError as exc:
+        session.rollback()
+        raise RevertRefused(str(exc)) from exc
+    except Exception as exc:
+        session.rollback()
+        raise RevertRefused(f"the database refused the revert: {str(exc).splitlines()[0][:300]}") from exc
+    return RevertOutcome(event_id, True, f"event #{event_id} reverted by #{ids[0]}", ids)
+
+
+def revert_request(session, reflection, request_id: str, reason: str, mode: str = "clean") -> list[RevertOutcome]:
+    """Revert every event one request wrote, newest first (the undo order), each row in its own
+    transaction; the outcome of each says what happened."""
+    outcomes = []
+    for event in reversed(request_events(session.connection(), request_id)):
+        session.rollback()
+        try:
+            outcomes.append(execute_revert(session, reflection, event["id"], reason, mode))
+        except RevertRefused as exc:
+            outcomes.append(RevertOutcome(event["id"], False, str(exc)))
+    return outcomes
+
