@@ -37,12 +37,12 @@ from audit_hooks.changeset import audit_action, json_value
 from audit_hooks.chain import lock
 from audit_hooks.errors import AuditError
 
-__all__ = ["Conflict", "Step", "RevertPlan", "RevertOutcome", "RevertRefused", "MODES", "plan_revert",
+__all__ = ["REVERTIBLE_ACTIONS", "Conflict", "Step", "RevertPlan", "RevertOutcome", "RevertRefused", "MODES", "plan_revert",
            "execute_revert", "reverted_by", "request_events", "revert_request", "load_event"]
 
 MODES = ("clean", "partial", "overwrite")
 #: Events whose rows a revert puts back; queue decisions are reversed through their queue.
-_REVERTIBLE = ("create", "update", "delete", "revert")
+REVERTIBLE_ACTIONS = ("create", "update", "delete", "revert")
 
 
 class RevertRefused(Exception):
@@ -281,7 +281,7 @@ def plan_revert(session, reflection, event_id: int) -> RevertPlan:
         plan.refusal = (f"the database made this change because of event #{event['caused_by']}; "
                         "revert that event and this row comes back with it")
         return plan
-    if action not in _REVERTIBLE:
+    if action not in REVERTIBLE_ACTIONS:
         plan.refusal = f"a {action!r} event is reversed through its queue, not row by row"
         return plan
     tables = _Tables(reflection)

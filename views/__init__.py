@@ -25,6 +25,7 @@ from views.custom import discover
 from views.dashboard import DashboardView
 from views.names import add_view
 from views.review_queue import ReviewQueueView
+from views.revert import RevertView
 from views.tuning import build_screens
 from views.report import SchemaReportView
 
@@ -61,6 +62,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         add_view(app, admin, page)
     add_view(app, admin, AuditView(db, reflection))
     add_view(app, admin, SignInEventsView(db))
+    add_view(app, admin, RevertView(db, reflection))
     add_view(app, admin, SchemaReportView(reflection))
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
