@@ -163,3 +163,38 @@ def test_every_change_of_one_bulk_request_reverted_with_outcomes(roles_app):
     done = client.post("/admin/revert/request", data=form, headers=OWNER).get_data(as_text=True)
     assert done.count('data-done="yes"') == 3
     assert _scalar(app, "SELECT count(*) FROM genres WHERE id > 990100") == 3
+
+
+def test_the_declarative_file_switches_revert_off_or_raises_its_role(make_app, tmp_path, db_url):
+    users = write_users(tmp_path / "users", {"otto": ("operator", "pw-otto")})
+    config = tmp_path / "backoffice.toml"
+    config.write_text('[views.genres]\nrevert = false\n\n[views.people]\nrevert_role = "admin"\n')
+    app = make_app(OPERATOR_AUTH_USERS_FILE=users, BACKOFFICE_CONFIG=str(config), **ENV)
+    client = app.test_client()
+    _genres(app, 9201)
+    _rename(client, 9201, "Renamed", OPERATOR)
+    event = _last_event(app, entity_type="genres", action="update")
+    assert client.get(f"/admin/revert/?event={event['id']}", headers=OWNER).status_code == 404
+    assert client.get("/admin/revert/deleted/genres", headers=OWNER).status_code == 404
+    assert f"/admin/revert/?event={event['id']}" in client.get("/admin/audit/", headers=OWNER).get_data(as_text=True)
+    outside_sql(app, "INSERT INTO people (id, name) VALUES (9202, 'P')")
+    token = _token(client.get("/admin/people/edit/?id=9202", headers=OPERATOR).get_data(as_text=True), "csrf_token")
+    assert client.post("/admin/people/edit/?id=9202", headers=OPERATOR,
+                       data={"csrf_token": token, "name": "Q"}).status_code == 302
+    edit = _last_event(app, entity_type="people", action="update")
+    assert client.get(f"/admin/revert/?event={edit['id']}", headers=OPERATOR).status_code == 404
+    assert client.get(f"/admin/revert/?event={edit['id']}", headers=OWNER).status_code == 200
+
+
+def test_backoffice_check_validates_the_revert_options(sqlite_demo_url, tmp_path):
+    from click.testing import CliRunner
+
+    from console.cli import main
+
+    config = tmp_path / "backoffice.toml"
+    config.write_text('[views.genres]\nrevert_role = "admn"\n\n[views.people]\nrevert = false\nrevert_role = "admin"\n'
+                      '\n[views.movies]\nrevert = "no"\n')
+    result = CliRunner().invoke(main, ["check"], env={"DATABASE_URL": sqlite_demo_url, "BACKOFFICE_CONFIG": str(config)})
+    assert result.exit_code == 1
+    assert "views.genres.revert_role: unknown role 'admn'; did you mean 'admin'? [backoffice.E037]" in result.output
+    assert "[backoffice.W016]" in result.output and "views.movies.revert" in result.output

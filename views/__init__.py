@@ -17,7 +17,7 @@ from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
 from views import catalog_health, ux
-from views import checks, pages
+from views import checks, pages, revert
 from views.audit import AuditView
 from views.signins import SignInEventsView
 from views.base import ReflectedModelView
@@ -37,6 +37,7 @@ def register_rules(rules, custom_modules: tuple[str, ...] = ()) -> None:
     (BACKOFFICE_CUSTOM_VIEWS) are checked with the custom screens of ``views/custom/``."""
     checks.register_rules(rules, custom_modules)
     pages.register_rules(rules)
+    revert.register_rules(rules)
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:

@@ -20,7 +20,8 @@ from flask_admin import BaseView, expose
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from backoffice.core.access import current_operator
+from backoffice.core.access import ROLES, current_operator
+from backoffice.core.declarations import Option, Rules, did_you_mean, problem
 from models.own import audit_events
 
 from audit_hooks.revert import (
@@ -28,11 +29,44 @@ from audit_hooks.revert import (
 )
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 
-__all__ = ["RevertView", "confirm_and_execute", "revert_role_for", "TOKEN_MAX_AGE"]
+__all__ = ["RevertView", "confirm_and_execute", "revert_role_for", "register_rules", "check_revert_options",
+           "REVERT_OPTIONS", "REVERT_PROBLEM_IDS", "TOKEN_MAX_AGE"]
 
 TOKEN_MAX_AGE = 3600
+REVERT_OPTIONS = (
+    Option("revert", "bool", "Whether changes of this table can be reverted and its deleted rows restored "
+           "(audit history, \"Recently deleted\").", True, "revert = false"),
+    Option("revert_role", "str", "Least role that may revert a change of this table: " + " | ".join(ROLES)
+           + ". Default: the role the original change needed (edit for an update, create for a create, "
+           "delete for a delete).", "the original change's role", 'revert_role = "admin"'),
+)
+REVERT_PROBLEM_IDS = {
+    "backoffice.E037": "revert_role names an unknown role",
+    "backoffice.W016": "revert_role is set on a screen whose revert is off: it has no effect",
+}
 PAGE_SIZE = 50
 _ORIGINAL_ROLE = {"insert": "create_role", "update": "edit_role", "delete": "delete_role"}
+
+
+def check_revert_options(declarations, reflection):
+    """``revert`` / ``revert_role`` of every ``[views.*]`` entry (types are checked with the section)."""
+    for key, spec in declarations.views.items():
+        if not isinstance(spec, dict):
+            continue
+        role = spec.get("revert_role")
+        if isinstance(role, str) and role not in ROLES:
+            yield problem("backoffice.E037", declarations, f"views.{key}.revert_role", f"unknown role '{role}'",
+                          table=key, hint=did_you_mean(role, ROLES))
+        elif role is not None and spec.get("revert") is False:
+            yield problem("backoffice.W016", declarations, f"views.{key}.revert_role",
+                          "revert is false on this screen; revert_role has no effect", table=key)
+
+
+def register_rules(rules: Rules) -> None:
+    """The ``revert`` and ``revert_role`` options of ``[views.*]``, problem ids E037 / W016."""
+    rules.declare_ids(REVERT_PROBLEM_IDS)
+    rules.declare_options("views", *REVERT_OPTIONS)
+    rules.add_check(check_revert_options)
 
 
 def _screen_of(table: str):
