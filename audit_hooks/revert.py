@@ -37,12 +37,15 @@ from audit_hooks.changeset import audit_action, json_value
 from audit_hooks.chain import lock
 from audit_hooks.errors import AuditError
 
-__all__ = ["REVERTIBLE_ACTIONS", "Conflict", "Step", "RevertPlan", "RevertOutcome", "RevertRefused", "MODES", "plan_revert",
+__all__ = ["REVERTIBLE_ACTIONS", "REVERT_ACTIONS", "Conflict", "Step", "RevertPlan", "RevertOutcome", "RevertRefused", "MODES", "plan_revert",
            "execute_revert", "reverted_by", "request_events", "revert_request", "load_event"]
 
 MODES = ("clean", "partial", "overwrite")
+#: The audit action of a revert; a queue decision's reversal is itself a queue action (only
+#: queue actions may write the columns a queue owns: queues/ownership.py).
+REVERT_ACTIONS = ("revert", "review.revert")
 #: Events whose rows a revert puts back; queue decisions are reversed through their queue.
-REVERTIBLE_ACTIONS = ("create", "update", "delete", "revert")
+REVERTIBLE_ACTIONS = ("create", "update", "delete", "revert", "review.revert")
 
 
 class RevertRefused(Exception):
@@ -122,7 +125,7 @@ def reverted_by(connection, event_ids) -> dict[int, int]:
     if not ids:
         return {}
     query = select(audit_events.c.id, _reverts_column().label("reverts")).where(
-        audit_events.c.action == "revert", _reverts_column().in_(ids)).order_by(audit_events.c.id)
+        audit_events.c.action.in_(REVERT_ACTIONS), _reverts_column().in_(ids)).order_by(audit_events.c.id)
     found: dict[int, int] = {}
     for row in connection.execute(query):
         found.setdefault(row.reverts, row.id)
@@ -269,8 +272,24 @@ def _cascaded(connection, event_id: int) -> list[dict]:
     return sorted(found, key=lambda r: r["id"])
 
 
-def plan_revert(session, reflection, event_id: int) -> RevertPlan:
-    """What reverting event ``event_id`` would change, with every conflict (reads only)."""
+def _decision(connection, event: dict) -> list[dict]:
+    """Every row one queue decision changed: the events of that action in the same request (a
+    decision flushes more than once; a bulk decision of one request is reverted as a whole);
+    outside a request, the events of the same flush."""
+    query = select(audit_events).where(audit_events.c.action == event["action"], audit_events.c.caused_by.is_(None))
+    if event["request_id"]:
+        query = query.where(audit_events.c.request_id == event["request_id"])
+    else:
+        query = query.where(audit_events.c.request_id.is_(None), audit_events.c.occurred_at == event["occurred_at"])
+    return [dict(r) for r in connection.execute(query.order_by(audit_events.c.id)).mappings()]
+
+
+def plan_revert(session, reflection, event_id: int, decisions=None) -> RevertPlan:
+    """What reverting event ``event_id`` would change, with every conflict (reads only).
+
+    ``decisions(event)`` (given by the queues' owner, which this layer cannot import) says
+    whether a queue decision may be reversed: None when its queue declares ``reverse =
+    "restore"``, else why not. Then every row the decision changed is put back, each checked."""
     connection = session.connection()
     event = load_event(connection, event_id)
     if event is None:
@@ -281,11 +300,16 @@ def plan_revert(session, reflection, event_id: int) -> RevertPlan:
         plan.refusal = (f"the database made this change because of event #{event['caused_by']}; "
                         "revert that event and this row comes back with it")
         return plan
-    if action not in REVERTIBLE_ACTIONS:
-        plan.refusal = f"a {action!r} event is reversed through its queue, not row by row"
-        return plan
     tables = _Tables(reflection)
     restoring: list = []
+    if action not in REVERTIBLE_ACTIONS:
+        plan.refusal = f"no queue declares how to reverse {action!r}" if decisions is None else decisions(event)
+        if plan.refusal is None:
+            group = _decision(connection, event)
+            plan.steps = [_step(e, tables, connection, restoring) for e in group]
+            done = reverted_by(connection, [e["id"] for e in group])
+            plan.reverted_by = plan.reverted_by or next(iter(done.values()), None)
+        return plan
     plan.steps.append(_step(event, tables, connection, restoring))
     if plan.steps[0].op == "insert":
         for child in _cascaded(connection, event_id):
@@ -295,10 +319,10 @@ def plan_revert(session, reflection, event_id: int) -> RevertPlan:
 
 # -- executing -----------------------------------------------------------------------------------
 
-def _apply(session, tables: _Tables, step: Step, columns: list[str], reason: str) -> None:
+def _apply(session, tables: _Tables, step: Step, columns: list[str], reason: str, action: str) -> None:
     entry = tables.get(step.table)
     table, model = entry.table, entry.model
-    with audit_action("revert", reason=reason, reverts=step.event_id):
+    with audit_action(action, reason=reason, reverts=step.event_id):
         if step.op == "insert":
             values = {entry.key(c): _python(table.c[c], v) for c, v in step.before.items() if c in table.c}
             session.add(model(**values))
@@ -325,7 +349,8 @@ def _serialise(connection) -> None:
         lock(connection)
 
 
-def execute_revert(session, reflection, event_id: int, reason: str, mode: str = "clean") -> RevertOutcome:
+def execute_revert(session, reflection, event_id: int, reason: str, mode: str = "clean",
+                   decisions=None) -> RevertOutcome:
     """Revert one event in one transaction and commit; refused (nothing written) when it was
     already reverted, when a conflict stands in the mode's way, or when the database refuses.
 
@@ -337,7 +362,7 @@ def execute_revert(session, reflection, event_id: int, reason: str, mode: str = 
         raise RevertRefused("a reason is required to revert a change")
     try:
         _serialise(session.connection())
-        plan = plan_revert(session, reflection, event_id)
+        plan = plan_revert(session, reflection, event_id, decisions)
         if plan.reverted_by is not None:
             raise RevertRefused(f"event #{event_id} was already reverted by #{plan.reverted_by}")
         if plan.refusal:
@@ -351,13 +376,14 @@ def execute_revert(session, reflection, event_id: int, reason: str, mode: str = 
                                     "only, or overwrite with a reason")
         tables = _Tables(reflection)
         first = session.execute(select(audit_events.c.id).order_by(audit_events.c.id.desc()).limit(1)).scalar()
+        action = "revert" if plan.event["action"] in REVERTIBLE_ACTIONS else "review.revert"
         for step in plan.steps:
             columns = [c for c in step.before if mode == "overwrite" or c not in step.changed_columns]
             if step.op == "update" and not columns:
                 continue
-            _apply(session, tables, step, columns, reason.strip())
+            _apply(session, tables, step, columns, reason.strip(), action)
         ids = list(session.execute(select(audit_events.c.id).where(
-            audit_events.c.id > (first or 0), audit_events.c.action == "revert").order_by(audit_events.c.id)).scalars())
+            audit_events.c.id > (first or 0), audit_events.c.action == action).order_by(audit_events.c.id)).scalars())
         if not ids:
             raise RevertRefused("nothing to revert: every column it changed was changed again since")
         session.commit()
@@ -373,14 +399,15 @@ def execute_revert(session, reflection, event_id: int, reason: str, mode: str = 
     return RevertOutcome(event_id, True, f"event #{event_id} reverted by #{ids[0]}", ids)
 
 
-def revert_request(session, reflection, request_id: str, reason: str, mode: str = "clean") -> list[RevertOutcome]:
+def revert_request(session, reflection, request_id: str, reason: str, mode: str = "clean",
+                   decisions=None) -> list[RevertOutcome]:
     """Revert every event one request wrote, newest first (the undo order), each row in its own
     transaction; the outcome of each says what happened."""
     outcomes = []
     for event in reversed(request_events(session.connection(), request_id)):
         session.rollback()
         try:
-            outcomes.append(execute_revert(session, reflection, event["id"], reason, mode))
+            outcomes.append(execute_revert(session, reflection, event["id"], reason, mode, decisions))
         except RevertRefused as exc:
             outcomes.append(RevertOutcome(event["id"], False, str(exc)))
     return outcomes

@@ -198,3 +198,44 @@ def test_backoffice_check_validates_the_revert_options(sqlite_demo_url, tmp_path
     assert result.exit_code == 1
     assert "views.genres.revert_role: unknown role 'admn'; did you mean 'admin'? [backoffice.E037]" in result.output
     assert "[backoffice.W016]" in result.output and "views.movies.revert" in result.output
+
+
+def test_a_queue_decision_is_reversed_through_its_declared_reverse(app):
+    from tests.test_review_queue import _applicable, _confirm, _execute
+
+    client = app.test_client()
+    review = _applicable(app)
+    html = _confirm(client, row_action=f"apply:{review['id']}").get_data(as_text=True)
+    assert _execute(client, html).status_code in (200, 302)
+    assert _scalar(app, "SELECT tmdb_id FROM movies WHERE id = :m", m=review["movie_id"]) == review["candidate_tmdb_id"]
+    applied = _last_event(app, entity_type="tmdb_match_reviews", action="review.apply")
+    page = client.get(f"/admin/revert/?event={applied['id']}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "Put back movies #" in html and "Put back tmdb_match_reviews #" in html
+    form = {"csrf_token": _token(html, "csrf_token"), "token": _token(html, "token"), "reason": "wrong match"}
+    assert client.post("/admin/revert/", data=form).status_code == 302
+    assert _scalar(app, "SELECT status FROM tmdb_match_reviews WHERE id = :i", i=review["id"]) == "pending"
+    assert _scalar(app, "SELECT tmdb_id FROM movies WHERE id = :m", m=review["movie_id"]) == review["movie_tmdb_id"]
+    # a second revert of the same decision, from the movie's row of it: already reverted
+    movie_event = _last_event(app, entity_type="movies", action="review.apply")
+    html = client.get(f"/admin/revert/?event={movie_event['id']}").get_data(as_text=True)
+    assert re.search(r"already reverted by <a[^>]*>#\d+</a>", html) and "revert-form" not in html
+    reverts = [e for e in (_last_event(app, action="review.revert"),) if e["changes"].get("reverts")]
+    assert reverts and reverts[0]["reason"] == "wrong match"
+
+
+def test_a_queue_action_declared_irreversible_is_refused(make_app, tmp_path):
+    from tests.test_review_queue import _applicable, _confirm, _execute
+
+    config = tmp_path / "backoffice.toml"
+    config.write_text('[queues.tmdb_matches]\ntable = "tmdb_match_reviews"\nurl = "review-queue"\n'
+                      'subject = { table = "movies", column = "movie_id" }\n'
+                      '[queues.tmdb_matches.actions.defer]\nfrom = ["pending"]\nto = "deferred"\nreverse = "none"\n')
+    app = make_app(BACKOFFICE_CONFIG=str(config))
+    client = app.test_client()
+    review = _applicable(app)
+    html = _confirm(client, row_action=f"defer:{review['id']}").get_data(as_text=True)
+    assert _execute(client, html).status_code in (200, 302)
+    deferred = _last_event(app, entity_type="tmdb_match_reviews", action="review.defer")
+    html = client.get(f"/admin/revert/?event={deferred['id']}").get_data(as_text=True)
+    assert "declares &#39;review.defer&#39; irreversible" in html and "revert-form" not in html

@@ -25,11 +25,11 @@ from backoffice.core.declarations import Option, Rules, did_you_mean, problem
 from models.own import audit_events
 
 from audit_hooks.revert import (
-    MODES, RevertOutcome, RevertRefused, execute_revert, plan_revert, request_events, revert_request, reverted_by,
+    MODES, REVERTIBLE_ACTIONS, RevertOutcome, RevertRefused, execute_revert, plan_revert, request_events, revert_request, reverted_by,
 )
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 
-__all__ = ["RevertView", "confirm_and_execute", "revert_role_for", "register_rules", "check_revert_options",
+__all__ = ["RevertView", "confirm_and_execute", "decisions", "revert_role_for", "register_rules", "check_revert_options",
            "REVERT_OPTIONS", "REVERT_PROBLEM_IDS", "TOKEN_MAX_AGE"]
 
 TOKEN_MAX_AGE = 3600
@@ -86,8 +86,31 @@ def revert_role_for(table: str, original_op: str) -> str | None:
     return getattr(screen, "revert_role", None) or getattr(screen, _ORIGINAL_ROLE.get(original_op, "edit_role"), None)
 
 
+def _queue_actions() -> dict[str, list]:
+    """Audit action name ("review.apply") -> the queue actions it may come from."""
+    found: dict[str, list] = {}
+    for view in views_of(current_app):
+        queue = getattr(view, "queue", None)
+        for action in getattr(queue, "actions", {}).values():
+            found.setdefault(f"review.{action.name}", []).append(action)
+    return found
+
+
+def decisions(event: dict) -> str | None:
+    """Whether a queue decision may be reversed (None) or why not: its queue's ``reverse``."""
+    actions = _queue_actions().get(event["action"], [])
+    if not actions:
+        return f"no queue of this console has the action {event['action']!r}"
+    if not all(a.reversible for a in actions):
+        return f"the queue declares {event['action']!r} irreversible (reverse = \"none\")"
+    return None
+
+
 def _may_revert(plan) -> bool:
     operator = current_operator()
+    if plan.event["action"] not in REVERTIBLE_ACTIONS:  # a queue decision: the action's own role
+        actions = _queue_actions().get(plan.event["action"], [])
+        return bool(actions) and all(operator.may(a.role) for a in actions)
     events = [plan.event] + [{"entity_type": s.table, "changes": {"op": {"insert": "delete", "delete": "insert"}
                               .get(s.op, s.op)}} for s in plan.steps[1:]]
     for event in events:
@@ -102,12 +125,12 @@ def confirm_and_execute(db, reflection, event_id: int, reason: str, mode: str = 
     """The execute half of a confirmed revert: role check (404 when not allowed), then
     :func:`~audit_hooks.revert.execute_revert`. Raises :class:`RevertRefused` with a message
     for the operator."""
-    plan = plan_revert(db.session, reflection, event_id)
+    plan = plan_revert(db.session, reflection, event_id, decisions)
     allowed = _may_revert(plan)
     db.session.rollback()
     if not allowed:
         abort(404)
-    return execute_revert(db.session, reflection, event_id, reason, mode)
+    return execute_revert(db.session, reflection, event_id, reason, mode, decisions)
 
 
 class RevertView(BaseView):
@@ -150,7 +173,7 @@ class RevertView(BaseView):
 
     def _confirm(self, event_id: int, reason: str = "", mode: str = "clean", status: int = 200):
         try:
-            plan = plan_revert(self.db.session, self.reflection, event_id)
+            plan = plan_revert(self.db.session, self.reflection, event_id, decisions)
         except RevertRefused:
             abort(404)
         finally:
@@ -192,7 +215,7 @@ class RevertView(BaseView):
         plans = []
         for event in reversed(events):
             try:
-                plans.append(plan_revert(self.db.session, self.reflection, event["id"]))
+                plans.append(plan_revert(self.db.session, self.reflection, event["id"], decisions))
             except RevertRefused:
                 continue
         self.db.session.rollback()
@@ -208,7 +231,7 @@ class RevertView(BaseView):
             abort(400, description="The confirmation token names no request; nothing was changed.")
         events = request_events(self.db.session.connection(), rid)
         for event in events:
-            plan = plan_revert(self.db.session, self.reflection, event["id"])
+            plan = plan_revert(self.db.session, self.reflection, event["id"], decisions)
             if not plan.refusal and not _may_revert(plan):
                 abort(404)
         self.db.session.rollback()
@@ -216,7 +239,8 @@ class RevertView(BaseView):
         if not reason:
             flash("Nothing was reverted: a reason is required to revert a change", "error")
             return redirect(url_for(".request_view", rid=rid))
-        outcomes = revert_request(self.db.session, self.reflection, rid, reason, request.form.get("mode", "clean"))
+        outcomes = revert_request(self.db.session, self.reflection, rid, reason, request.form.get("mode", "clean"),
+                                  decisions)
         done = sum(1 for o in outcomes if o.done)
         flash(f"{done} of {len(outcomes)} change(s) of request {rid} reverted; the others are listed with "
               "the reason.", "success" if done == len(outcomes) else "warning")
