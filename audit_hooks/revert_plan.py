@@ -193,8 +193,7 @@ def _step(event: dict, tables: Tables, connection, restoring: list) -> Step:
         else:
             for column, value in after.items():
                 if step.now.get(column) != value:
-                    step.conflicts.append(Conflict("changed", f"{column} was changed after this event "
-                                                   f"(now {step.now.get(column)!r})", column))
+                    step.conflicts.append(Conflict("changed", f"{column} was changed after this event", column))
         step.conflicts += _missing_parents(connection, tables, table, before, restoring)
         return step
     if kind == "insert":
@@ -205,8 +204,7 @@ def _step(event: dict, tables: Tables, connection, restoring: list) -> Step:
         else:
             for column, value in after.items():
                 if step.now.get(column) != value:
-                    step.conflicts.append(Conflict("changed", f"{column} was changed after it was created "
-                                                   f"(now {step.now.get(column)!r})", column))
+                    step.conflicts.append(Conflict("changed", f"{column} was changed after it was created", column))
         return step
     if kind == "delete":
         step = Step(event["id"], name, "insert", event["entity_id"], key, before, after,

@@ -239,3 +239,20 @@ def test_a_queue_action_declared_irreversible_is_refused(make_app, tmp_path):
     deferred = _last_event(app, entity_type="tmdb_match_reviews", action="review.defer")
     html = client.get(f"/admin/revert/?event={deferred['id']}").get_data(as_text=True)
     assert "declares &#39;review.defer&#39; irreversible" in html and "revert-form" not in html
+
+
+def test_never_shown_columns_stay_hidden_on_the_confirmation(make_app, tmp_path):
+    config = tmp_path / "backoffice.toml"
+    config.write_text('[views.movies]\nnever_show = ["imdb_id"]\n')
+    app = make_app(BACKOFFICE_CONFIG=str(config))
+    Movie = app.extensions["backoffice.reflection"].tables["movies"].model
+    with app.app_context():
+        session = app.extensions["backoffice.db"].session
+        session.get(Movie, 1).imdb_id = "tt-secret-1"
+        session.commit()
+        session.get(Movie, 1).imdb_id = "tt-secret-2"
+        session.commit()
+    first = _last_event(app, entity_type="movies", action="update")["id"] - 1
+    html = app.test_client().get(f"/admin/revert/?event={first}").get_data(as_text=True)
+    assert "imdb_id" in html and "(hidden)" in html
+    assert "tt-secret" not in html

@@ -86,6 +86,13 @@ def revert_role_for(table: str, original_op: str) -> str | None:
     return getattr(screen, "revert_role", None) or getattr(screen, _ORIGINAL_ROLE.get(original_op, "edit_role"), None)
 
 
+def _hidden_columns(table: str) -> set[str]:
+    """Columns the table's screen declares ``never_show``: the confirmation masks them too."""
+    screen = _screen_of(table)
+    never = getattr(screen, "never_show", None) or ()
+    return {c.name for c in screen.entry.table.columns if c.key in never or c.name in never} if never else set()
+
+
 def _queue_actions() -> dict[str, list]:
     """Audit action name ("review.apply") -> the queue actions it may come from."""
     found: dict[str, list] = {}
@@ -182,7 +189,7 @@ class RevertView(BaseView):
             abort(404)
         token = self._serializer().dumps({"event": event_id})
         return self.render("backoffice/audit/revert.html", plan=plan, token=token, reason=reason, mode=mode,
-                           modes=MODES, record_url=self._record_url), status
+                           modes=MODES, record_url=self._record_url, hidden=_hidden_columns), status
 
     @expose("/", methods=("POST",))
     def execute_view(self):
