@@ -64,6 +64,8 @@ class RowChange:
     #: the rule, and the row change that set it off (audited first; its id is ``caused_by``).
     rule: str | None = None
     cause: "RowChange | None" = field(default=None, repr=False, compare=False)
+    #: For a revert: the audit id of the event this change undoes (``changes["reverts"]``).
+    reverts: int | None = None
 
     @property
     def changed_columns(self) -> list[str]:
@@ -79,6 +81,8 @@ class RowChange:
         if self.rule:
             changes["cascade"] = {"rule": self.rule, "cause": None if self.cause is None else
                                   {"table": self.cause.table, "entity_id": self.cause.entity_id}}
+        if self.reverts is not None:
+            changes["reverts"] = self.reverts
         return changes
 
 
@@ -89,6 +93,7 @@ class AuditContext:
     action: str | None = None
     reason: str | None = None
     actor: Operator | None = None
+    reverts: int | None = None  # the audit id a revert undoes (audit_hooks/revert.py)
 
 
 _context: contextvars.ContextVar[AuditContext | None] = contextvars.ContextVar("backoffice_audit_context",
@@ -101,7 +106,7 @@ def current_context() -> AuditContext:
 
 @contextmanager
 def audit_action(action: str | None = None, *, reason: str | None = None,
-                 actor: Operator | None = None) -> Iterator[AuditContext]:
+                 actor: Operator | None = None, reverts: int | None = None) -> Iterator[AuditContext]:
     """Record the session changes made inside the block under ``action`` and ``reason``.
 
     On a normal exit the application's session is flushed, so every change made
@@ -115,6 +120,7 @@ def audit_action(action: str | None = None, *, reason: str | None = None,
         action=action or outer.action,
         reason=(reason.strip() or None) if isinstance(reason, str) else outer.reason,
         actor=actor or outer.actor,
+        reverts=reverts,
     )
     token = _context.set(context)
     try:
@@ -182,6 +188,10 @@ class ChangeSet:
         ops = {row.op for row in rows}
         action = context.action or (OP_ACTIONS[ops.pop()] if len(ops) == 1 else "write")
         in_request = has_request_context()
+        if context.reverts is not None:
+            for row in rows:
+                if not row.rule:  # what the database cascades is linked to its cause instead
+                    row.reverts = context.reverts
         return cls(
             actor=operator.username, actor_role=operator.role, action=action, reason=context.reason,
             client_addr=request.remote_addr if in_request else None,

@@ -72,6 +72,8 @@ class OwnershipGuard:
             owned = self.owned.get(row.table)
             if not owned or row.rule:  # what a foreign key's rule did is not a decision
                 continue
+            if row.op == "insert" and changeset.explicit_action and changeset.action == "revert":
+                continue  # a deleted row restored with its audited values (audit_hooks/revert.py), no decision
             if row.op == "update":
                 touched = sorted(set(row.new) & set(owned))
             elif row.op == "insert" and row.table in self.defaults:

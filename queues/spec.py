@@ -39,6 +39,7 @@ QUEUE_PROBLEM_IDS = {
     "backoffice.E076": "an action's reason must be required, optional or none",
     "backoffice.E077": "a queue's subject table or column is unknown",
     "backoffice.E078": "a queue's URL collides with another queue's",
+    "backoffice.E079": "an action's reverse must be restore or none (an action with an effect must say which)",
 }
 
 QUEUE_OPTIONS = (
@@ -66,7 +67,9 @@ QUEUE_OPTIONS = (
            "highlighted.", example='{ Title = ["title", "candidate_title"] }'),
     Option("links", "dict", "Column -> URL template rendered as a link ({column} placeholders).",
            example='{ candidate_tmdb_id = "https://www.themoviedb.org/movie/{candidate_tmdb_id}" }'),
-    Option("actions", "table", "Action name -> {from, to, reason, effect, role, label}.",
+    Option("actions", "table", "Action name -> {from, to, reason, effect, role, label, exclusive, reverse}; "
+           "reverse = restore | none says whether a decision can be reverted from the audit history "
+           "(default: restore without an effect, none with one).",
            example='{ reject = { from = ["pending"], to = "rejected", reason = "required" } }'),
     Option("bulk_confirm_over", "int", "Bulk actions on more rows than this require typing the count.",
            default=20),
@@ -76,7 +79,11 @@ QUEUE_OPTIONS = (
 )
 
 _ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str",
-                "exclusive": "bool"}
+                "exclusive": "bool", "reverse": "str"}
+#: How a decision is reversed (audit history, "Revert..."): ``restore`` puts back every row the
+#: decision changed (the queue row's state and decision columns, and what its effect changed,
+#: all audited with it), each checked for later changes; ``none``: it cannot be reversed.
+REVERSE_CHOICES = ("restore", "none")
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,14 @@ class ActionSpec:
     #: At most one row per subject may be in ``to``: the action is refused while another
     #: row of the same subject is there, naming it (the TMDB queue's apply).
     exclusive: bool = False
+    #: How a decision is reversed (REVERSE_CHOICES). Default: ``restore`` without an effect,
+    #: ``none`` with one, since only the declaration can vouch that the effect's writes are all
+    #: it did.
+    reverse: str = "restore"
+
+    @property
+    def reversible(self) -> bool:
+        return self.reverse == "restore"
 
     @property
     def title(self) -> str:
@@ -167,7 +182,7 @@ DEFAULT_QUEUES: dict[str, dict[str, Any]] = {
         "links": {"candidate_tmdb_id": "https://www.themoviedb.org/movie/{candidate_tmdb_id}"},
         "actions": {
             "apply": {"from": ["pending", "deferred"], "to": "applied", "label": "Apply", "exclusive": True,
-                      "effect": "queues.effects:apply_tmdb_match"},
+                      "effect": "queues.effects:apply_tmdb_match", "reverse": "restore"},
             "reject": {"from": ["pending", "deferred"], "to": "rejected", "reason": "required", "label": "Reject"},
             "defer": {"from": ["pending"], "to": "deferred", "reason": "optional", "label": "Defer"},
             "reopen": {"from": ["deferred"], "to": "pending", "reason": "optional", "label": "Back to pending"},
@@ -194,6 +209,7 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
             role=raw.get("role", "operator"),
             label=raw.get("label"),
             exclusive=raw.get("exclusive") is True,
+            reverse=raw.get("reverse") or ("none" if raw.get("effect") else "restore"),
         )
         for action_name, raw in (entry.get("actions") or {}).items()
         if isinstance(raw, dict)
@@ -355,6 +371,10 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
     if "role" in raw and raw["role"] not in ROLES:
         yield problem("backoffice.E075", declarations, f"{where}.role", f"unknown role '{raw['role']}'",
                       table=table, hint=did_you_mean(str(raw["role"]), ROLES))
+    if "reverse" in raw and raw["reverse"] not in REVERSE_CHOICES:
+        yield problem("backoffice.E079", declarations, f"{where}.reverse",
+                      f"'{raw['reverse']}' is not one of {', '.join(REVERSE_CHOICES)}", table=table,
+                      hint=did_you_mean(str(raw["reverse"]), REVERSE_CHOICES))
     if "reason" in raw and raw["reason"] not in ("required", "optional", "none"):
         yield problem("backoffice.E076", declarations, f"{where}.reason",
                       f"'{raw['reason']}' is not one of required, optional, none", table=table,

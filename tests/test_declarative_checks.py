@@ -138,6 +138,10 @@ CASES = [
     ("W015", '[views.movies]\nsearch = ["title", "tmdb_id"]\n',
      "F: views.movies.search[1]: 'tmdb_id' is numeric; search matches its text form and cannot use an index; "
      "consider a filter instead [backoffice.W015]"),
+    ("E037", '[views.genres]\nrevert_role = "admn"\n',
+     "F: views.genres.revert_role: unknown role 'admn'; did you mean 'admin'? [backoffice.E037]"),
+    ("W016", '[views.people]\nrevert = false\nrevert_role = "admin"\n',
+     "F: views.people.revert_role: revert is false on this screen; revert_role has no effect [backoffice.W016]"),
 ]
 
 

@@ -17,7 +17,7 @@ from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
 from views import catalog_health, ux
-from views import checks, pages
+from views import checks, pages, revert
 from views.audit import AuditView
 from views.signins import SignInEventsView
 from views.base import ReflectedModelView
@@ -25,6 +25,7 @@ from views.custom import discover
 from views.dashboard import DashboardView
 from views.names import add_view
 from views.review_queue import ReviewQueueView
+from views.revert import RevertView
 from views.tuning import build_screens
 from views.report import SchemaReportView
 
@@ -36,6 +37,7 @@ def register_rules(rules, custom_modules: tuple[str, ...] = ()) -> None:
     (BACKOFFICE_CUSTOM_VIEWS) are checked with the custom screens of ``views/custom/``."""
     checks.register_rules(rules, custom_modules)
     pages.register_rules(rules)
+    revert.register_rules(rules)
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:
@@ -61,6 +63,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
         add_view(app, admin, page)
     add_view(app, admin, AuditView(db, reflection))
     add_view(app, admin, SignInEventsView(db))
+    add_view(app, admin, RevertView(db, reflection))
     add_view(app, admin, SchemaReportView(reflection))
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin

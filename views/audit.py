@@ -10,6 +10,8 @@ from sqlalchemy import Select, select
 from backoffice.core.access import current_operator
 from models.own import audit_events
 
+from audit_hooks.revert import REVERTIBLE_ACTIONS, reverted_by
+
 from views.cells import csv_text
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 from views.export import ExportEvent, stream_csv
@@ -20,6 +22,11 @@ _FILTERS = {"actor": audit_events.c.actor, "action": audit_events.c.action,
             "table": audit_events.c.entity_type, "entity": audit_events.c.entity_id}
 _EXPORTED = ("id", "occurred_at", "actor", "actor_role", "action", "entity_type", "entity_id", "reason",
              "client_addr", "request_id", "changes", "prev_hash", "row_hash")
+
+
+def _revertible(event) -> bool:
+    """Whether the history offers "Revert..." (the revert page checks the role and conflicts)."""
+    return event["caused_by"] is None and (event["action"] in REVERTIBLE_ACTIONS or event["action"].startswith("review."))
 
 
 def _day(name: str) -> dt.datetime | None:
@@ -83,7 +90,9 @@ class AuditView(BaseView):
         rows = self.db.session.execute(
             query.order_by(audit_events.c.id.desc()).limit(PAGE_SIZE + 1)).mappings().all()
         older = rows[PAGE_SIZE - 1]["id"] if len(rows) > PAGE_SIZE else None
+        reverted = reverted_by(self.db.session.connection(), [r["id"] for r in rows[:PAGE_SIZE]])
         return self.render("backoffice/audit/index.html", events=[self._masked(r) for r in rows[:PAGE_SIZE]], active=active, before=before,
+                           reverted=reverted, revertible=_revertible,
                            older_url=self.get_url(".index_view", before=older, **active) if older else None,
                            newest_url=self.get_url(".index_view", **active) if before else None,
                            export_url=self.get_url(".export_view", **active), record_url=self.record_url)

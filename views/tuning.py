@@ -159,6 +159,9 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
             attrs[role_attr] = None if spec[key] == "nobody" else spec[key]
             if spec[key] == "nobody":
                 attrs[can_attr] = False
+    for key in ("revert", "revert_role"):  # read by views/revert.py
+        if key in spec:
+            attrs[key] = spec[key]
     if spec.get("read_only") is True:
         for _key, role_attr, can_attr in _ROLES:
             attrs[role_attr] = None
