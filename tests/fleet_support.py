@@ -19,13 +19,13 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
+from testing_support.serving import stop_process, wait_until_serving
+from tests.services import require
 
 __all__ = ["Instance", "Proxy", "Browser", "Reply", "nginx_or_skip", "Tally"]
 
@@ -35,30 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def nginx_or_skip() -> str:
     """Path of nginx, or skip (fail when BACKOFFICE_REQUIRE_NGINX=1, as in CI)."""
     binary = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if binary is None:
-        if os.environ.get("BACKOFFICE_REQUIRE_NGINX") == "1":
-            pytest.fail("BACKOFFICE_REQUIRE_NGINX=1 but nginx is not installed (apt-get install nginx)")
-        pytest.skip("nginx is not installed on this machine (apt-get install nginx)")
-    return binary
-
-
-def _wait_http(port: int, path: str, process: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", path)
-            if conn.getresponse().status < 500:
-                return
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        if process.poll() is not None:
-            raise AssertionError(f"process on port {port} exited:\n{log.read_text()[-3000:]}")
-        if time.monotonic() > deadline:
-            raise AssertionError(f"nothing answered on port {port} within {timeout} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
+    return require(binary, "nginx", "BACKOFFICE_REQUIRE_NGINX", "apt-get install nginx")
 
 
 @dataclass
@@ -83,23 +60,16 @@ class Instance:
             [sys.executable, "-m", "gunicorn", "-c", "python:console.gunicorn_conf", "-w", str(self.workers),
              "--threads", str(self.threads), "--no-control-socket", "-b", f"127.0.0.1:{self.port}", "--graceful-timeout", "30", "wsgi:app"],
             cwd=self.cwd, env=self.env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        _wait_http(self.port, "/healthz", self.process, self.log)
+        wait_until_serving(f"http://127.0.0.1:{self.port}/healthz", self.process, log=self.log)
         return self
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int | None:
-        """Signal the master (SIGTERM: finish what is in flight, then exit) and wait for it."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            return self.process.wait()
+    def stop(self, sig: int = signal.SIGTERM) -> int | None:
+        """Signal the server (SIGTERM: finish what is in flight, then exit) and wait for it."""
+        return None if self.process is None else stop_process(self.process, limit=60, sig=sig)
 
 
 _NGINX_CONF = """
@@ -157,17 +127,12 @@ class Proxy:
         log = self.root / "stderr.log"
         self.process = subprocess.Popen([self.binary, "-c", str(conf), "-p", str(self.root)],
                                         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-        _wait_http(self.port, "/healthz", self.process, log)
+        wait_until_serving(f"http://127.0.0.1:{self.port}/healthz", self.process, log=log)
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, limit=10, sig=signal.SIGQUIT)  # nginx's graceful stop
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -1,33 +1,23 @@
 """A primary and a real streaming replica made with ``pg_basebackup`` (as the postgres user).
 
-Built on :class:`tests.pg.PostgresServer`: the primary is an ordinary throwaway
+Built on :class:`testing_support.postgres.PostgresServer`: the primary is an ordinary throwaway
 cluster (its default ``wal_level=replica`` and initdb's ``host replication`` trust
 line on loopback are all streaming needs); the replica is a base backup of it with
 ``-R`` (standby.signal and primary_conninfo written), started on its own port.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.pg import PostgresServer
-from tests.redis_server import free_port
+from testing_support.ports import SERVICE_PORTS, free_port
+from testing_support.postgres import PostgresServer
 
 __all__ = ["ReplicaPair", "start_pair"]
-
-
-def _port_below_ephemeral() -> int:
-    # A port in the ephemeral range can be taken by a client socket between a stop and a restart.
-    for _ in range(200):
-        port = free_port()
-        if port < 32768:
-            return port
-    import random
-
-    return random.randint(20000, 32000)
 
 
 @dataclass
@@ -73,20 +63,16 @@ class ReplicaPair:
 
 
 def start_pair(bindir: Path) -> ReplicaPair:
-    """A fresh primary on a low port, and its streaming replica."""
+    """A fresh primary and its streaming replica, both on ports below the ephemeral range."""
     bindir = (bindir / "pg_ctl").resolve().parent  # pg_basebackup sits beside the real pg_ctl, not its link
     primary = PostgresServer.start(bindir)
-    if primary.port >= 32768:  # restart on a port outside the ephemeral range
-        primary.stop_server()
-        primary.port = _port_below_ephemeral()
-        primary.start_server()
     root = Path(tempfile.mkdtemp(prefix="backoffice-pg-replica-"))
-    replica = PostgresServer(bindir=bindir, root=root, port=_port_below_ephemeral())
-    if replica._as_postgres():
+    replica = PostgresServer(bindir, root, free_port(SERVICE_PORTS), primary.settings)
+    if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
     try:
-        replica._run(["pg_basebackup", "-R", "-X", "stream", "-c", "fast", "-D", str(root / "data"),
-                      "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"])
+        replica.run(["pg_basebackup", "-R", "-X", "stream", "-c", "fast", "-D", str(root / "data"),
+                     "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"])
         replica.start_server()
     except Exception:
         shutil.rmtree(root, ignore_errors=True)

@@ -17,7 +17,8 @@ import psycopg2
 import pytest
 
 from tests.fleet_support import Browser, Instance, Proxy, Tally, nginx_or_skip
-from tests.redis_server import RedisServer, free_port, redis_or_skip
+from testing_support.ports import free_port
+from tests.redis_server import RedisServer, redis_or_skip
 from tests.reflection_walk import form_fields
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]

@@ -65,11 +65,12 @@ class CatalogHealth:
         #: Built-in checks that do not fit this schema (shown as "not applicable").
         self.not_applicable: list = []
 
-    def compute(self, names: tuple[str, ...] | None = None) -> HealthReport:
-        """Run the checks now, in this process, under the job's timeout."""
+    def compute(self, names: tuple[str, ...] | None = None, engine: Engine | None = None) -> HealthReport:
+        """Run the checks now, in this process, under the job's timeout (on ``engine``,
+        default: where :meth:`read_engine` sends this read)."""
         self.computations += 1
         selected = names or tuple(self.checks)
-        return run_checks(self.read_engine(), self.reflection, [self.checks[n] for n in selected],
+        return run_checks(engine or self.read_engine(), self.reflection, [self.checks[n] for n in selected],
                           sample_limit=self.sample_limit, stale_days=self.stale_days,
                           timeout_ms=self.job_timeout_ms or self.timeout_ms, workers=self.workers)
 
@@ -117,8 +118,11 @@ class CatalogHealth:
         """Start one refresh thread in this process (none when one is running already)."""
         with self._thread_guard:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._refresh_quietly, name="catalog-health-refresh",
-                                                daemon=True)
+                # Chosen here, in the request: the thread cannot see who asked (a replica
+                # that has not replayed the asker's own last write must not be read).
+                engine = self.read_engine()
+                self._thread = threading.Thread(target=self._refresh_quietly, args=(engine,),
+                                                name="catalog-health-refresh", daemon=True)
                 self._thread.start()
             return self._thread
 
@@ -129,14 +133,14 @@ class CatalogHealth:
             thread.join(seconds)
         return thread is None or not thread.is_alive()
 
-    def _refresh_quietly(self) -> None:
+    def _refresh_quietly(self, engine: Engine | None = None) -> None:
         try:
-            self.store_fresh(wait_for_other=False)
+            self.store_fresh(wait_for_other=False, engine=engine)
         except Exception:  # a background thread has nobody to report to but the log
             log.exception("catalog health: the background refresh failed")
 
-    def store_fresh(self, *, wait_for_other: bool = True,
-                    on_wait: Callable[[str | None], None] | None = None) -> tuple[HealthReport | None, bool, str | None]:
+    def store_fresh(self, *, wait_for_other: bool = True, on_wait: Callable[[str | None], None] | None = None,
+                    engine: Engine | None = None) -> tuple[HealthReport | None, bool, str | None]:
         """Compute and store a report unless another process is doing it right now.
 
         Returns (report, computed here, who computed it). When another process holds
@@ -145,7 +149,7 @@ class CatalogHealth:
         assert self.store is not None
         if self.store.claim():
             try:
-                report = self.compute()
+                report = self.compute(engine=engine)
             except BaseException:
                 self.store.release()
                 raise
