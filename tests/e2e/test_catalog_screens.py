@@ -68,7 +68,7 @@ def test_invalid_edit_shows_the_error_at_the_field_and_keeps_what_was_typed(page
     released = page.locator("#release_date")
     expect(released).to_have_class(re.compile(r"\bis-invalid\b"))
     group = page.locator(".form-group", has=released)
-    expect(group.locator(".invalid-feedback")).to_contain_text("Not a valid date")
+    expect(group.locator(".invalid-feedback")).to_contain_text("day is out of range for month")
     expect(group.locator(".invalid-feedback")).to_be_visible()
     expect(released).to_have_value("1978-02-31")
     expect(page.locator("#runtime_minutes")).to_have_value("101")
