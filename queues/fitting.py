@@ -96,6 +96,14 @@ def fit_default_queue(name: str, entry: dict[str, Any], reflection) -> tuple[dic
                 used.append(f"{table}.{found} shown for {column}")
     adapted["show"] = show
     adapted["links"] = {c: url for c, url in (entry.get("links") or {}).items() if c in columns}
+    compare = {}
+    for label, (ours, theirs) in (entry.get("compare") or {}).items():
+        found = variant_of(theirs, columns, QUEUE_VARIANTS)
+        if found is None or ours not in subject_columns:
+            used.append(f"{label} not compared (no such column)")
+        else:
+            compare[label] = [ours, found]
+    adapted["compare"] = compare
     if subject.get("show"):
         adapted["subject"] = {**subject, "show": [c for c in subject["show"] if c in subject_columns]}
     return adapted, tuple(used), None

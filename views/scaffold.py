@@ -72,12 +72,16 @@ def _entry(screen: str, entry) -> list[str]:
     for key, attribute in (("create", "create_role"), ("edit", "edit_role"), ("delete", "delete_role")):
         role = None if entry.read_only else getattr(ReflectedModelView, attribute)
         options.append((key, json.dumps(role or "nobody")))
+    options.append(("revert", "false" if entry.read_only else "true"))
+    options.append(("revert_role", '"operator"'))  # the role the change itself needed, unless raised
     lines += [f"# {key} = {value}" for key, value in options]
     formatters = {n: families[n] for n in names if families[n] in ("date", "datetime")}
     if formatters:
         lines.append("# formatters = { " + ", ".join(f'{_key(n)} = "{f}"' for n, f in formatters.items()) + " }")
     lines.append(f'## labels = {{ {_key(names[0])} = "{names[0].replace("_", " ").title()}" }}')
     lines.append(f'## links = {{ {_key(names[0])} = "https://example.com/{{{names[0]}}}" }}')
+    if not entry.read_only:
+        lines.append(f'## actions.clear = {{ label = "Clear", set = {{ {_key(names[-1])} = "null()" }}, role = "operator" }}')
     return lines
 
 
