@@ -142,6 +142,10 @@ class AccessPart(RoleGuardMixin):
         permission = self._ENDPOINT_PERMISSIONS.get(method_name)
         if permission is not None:
             return not getattr(self, permission)
+        if method_name == "declared_action_execute":
+            # Declared row actions (views/declared_actions.py): absent for an operator who may run none.
+            operator = current_operator()
+            return not any(operator.may(a.role) for a in getattr(self, "declared_actions", {}).values())
         if method_name == "action_view" and request.method == "POST":
             # An action this operator may not run, or none at all: the endpoint does not exist for them.
             name = request.form.get("action", "")

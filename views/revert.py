@@ -27,6 +27,7 @@ from models.own import audit_events
 from audit_hooks.revert import (
     MODES, REVERTIBLE_ACTIONS, RevertOutcome, RevertRefused, execute_revert, plan_revert, request_events, revert_request, reverted_by,
 )
+from views.access import RoleGuardMixin
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 
 __all__ = ["RevertView", "confirm_and_execute", "decisions", "revert_role_for", "register_rules", "check_revert_options",
@@ -140,8 +141,11 @@ def confirm_and_execute(db, reflection, event_id: int, reason: str, mode: str = 
     return execute_revert(db.session, reflection, event_id, reason, mode, decisions)
 
 
-class RevertView(BaseView):
-    """Confirm and execute reverts of audited changes; the "Recently deleted" list per table."""
+class RevertView(RoleGuardMixin, BaseView):
+    """Confirm and execute reverts of audited changes; the "Recently deleted" list per table.
+    Below ``view_role`` every page and POST of it is a missing page, checked before CSRF."""
+
+    view_role: str | None = AUDIT_VIEW_ROLE
 
     def __init__(self, db, reflection, **kwargs):
         self.db = db
@@ -155,8 +159,6 @@ class RevertView(BaseView):
     def is_visible(self) -> bool:
         return False  # reached from the audit history, a record's page and "Recently deleted"
 
-    def is_accessible(self) -> bool:
-        return current_operator().may(AUDIT_VIEW_ROLE)
 
     def inaccessible_callback(self, name, **kwargs):
         abort(404)
