@@ -27,6 +27,7 @@ from flask_admin.babel import gettext
 from flask_admin.helpers import get_redirect_target
 from werkzeug.utils import secure_filename
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ColumnProperty
 
 from audit_hooks.changeset import ChangeSet, RowChange
@@ -34,7 +35,9 @@ from backoffice.core.internals import column_by_index, export_columns, list_argu
 
 from views.display import display_value
 from views.cells import formula_safe
+from views.names import db_session
 from views.presentation import PresentationPart
+from views.reading import _refused_reading
 
 __all__ = ["StreamingExportMixin", "ExportEvent", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
 
@@ -151,10 +154,22 @@ class StreamingExportMixin:
                                       args.filters, execute=False, page_size=0)
         # yield_per: batches from a server-side cursor, and no eager loads piling up per row.
         query = query.enable_eagerloads(False)
+        readable = True
+        try:  # a relation the database refuses to read (a materialized view never refreshed)
+            query.limit(0).all()  # fails here, before the response starts, not halfway through it
+        except DBAPIError as exc:
+            if not _refused_reading(exc):
+                raise
+            db_session(self).rollback()
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            flash(f"{self.screen} cannot be read: {reason}; the export holds its header only.", "error")
+            readable = False  # as the list shows it: no rows, and the database's reason
         exported = export_columns(self)
         columns = [name for name, _label in exported]
         plain = self._plain_columns(columns)
-        if plain is not None:
+        if not readable:
+            rows = iter(())
+        elif plain is not None:
             rows = self._plain_rows(query.with_entities(*plain).yield_per(BATCH_ROWS), columns)
         else:
             rows = self._model_rows(query.yield_per(BATCH_ROWS), columns)
