@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, current_app, flash, request, url_for
+from flask import current_app, flash, request, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import Select, select
 
-from backoffice.core.access import current_operator
 from models.own import audit_events
 
 from audit_hooks.revert import REVERTIBLE_ACTIONS, reverted_by
 
+from views.access import RoleGuardMixin
 from views.cells import csv_text
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 from views.export import ExportEvent, stream_csv
@@ -40,8 +40,10 @@ def _day(name: str) -> dt.datetime | None:
         return None
 
 
-class AuditView(BaseView):
+class AuditView(RoleGuardMixin, BaseView):
     """Every audit event, newest first; filtered by actor, action, table, entity, dates, reason text."""
+
+    view_role: str | None = AUDIT_VIEW_ROLE
 
     def __init__(self, db, reflection, **kwargs):
         self.db = db
@@ -52,12 +54,6 @@ class AuditView(BaseView):
         kwargs.setdefault("endpoint", "audit")
         kwargs.setdefault("url", "/admin/audit")
         super().__init__(**kwargs)
-
-    def is_accessible(self) -> bool:
-        return current_operator().may(AUDIT_VIEW_ROLE)
-
-    def inaccessible_callback(self, name, **kwargs):
-        abort(404)
 
     def _filtered(self) -> tuple[Select, dict]:
         query = select(audit_events)

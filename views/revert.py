@@ -160,9 +160,6 @@ class RevertView(RoleGuardMixin, BaseView):
         return False  # reached from the audit history, a record's page and "Recently deleted"
 
 
-    def inaccessible_callback(self, name, **kwargs):
-        abort(404)
-
     def _serializer(self) -> URLSafeTimedSerializer:
         return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="revert")
 

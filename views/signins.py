@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import abort, flash, request
+from flask import flash, request
 from flask_admin import BaseView, expose
 from sqlalchemy import Select, or_, select
 
-from backoffice.core.access import current_operator
 from models.own import security_events
 
+from views.access import RoleGuardMixin
 from views.cells import csv_text
 from views.export import ExportEvent, stream_csv
 from views.names import AUDIT_VIEW_ROLE
@@ -37,8 +37,10 @@ def _day(name: str) -> dt.datetime | None:
         return None
 
 
-class SignInEventsView(BaseView):
+class SignInEventsView(RoleGuardMixin, BaseView):
     """Sign-in events, latest first; filtered by kind, address, username and dates."""
+
+    view_role: str | None = AUDIT_VIEW_ROLE
 
     def __init__(self, db, **kwargs):
         self.db = db
@@ -47,12 +49,6 @@ class SignInEventsView(BaseView):
         kwargs.setdefault("endpoint", "signins")
         kwargs.setdefault("url", "/admin/audit/sign-ins")
         super().__init__(**kwargs)
-
-    def is_accessible(self) -> bool:
-        return current_operator().may(AUDIT_VIEW_ROLE)
-
-    def inaccessible_callback(self, name, **kwargs):
-        abort(404)
 
     def _filtered(self) -> tuple[Select, dict]:
         t = security_events
