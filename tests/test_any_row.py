@@ -10,37 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
-import sqlite3
 from html import unescape
 
 import pytest
 
-from console.app import create_app
 
-from tests.conftest import csrf_token, outside_sql, shared_fixture
-from tests.reflection_walk import INLINE_DETAILS, form_fields, load_sql_file, walk
+from tests.adversarial import adversarial_app as _app
+from tests.adversarial import pg_url, sqlite_url  # noqa: F401  (fixtures)
+from tests.conftest import csrf_token, outside_sql
+from tests.reflection_walk import INLINE_DETAILS, form_fields, walk
 from views.report import report_text
 
 
-def _app(url, **env):
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret-key", "LOG_LEVEL": "WARNING", **env})
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def sqlite_url(tmp_path):
-    path = tmp_path / "adversarial.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(shared_fixture("adversarial/sqlite.sql").read_text(encoding="utf-8"))
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def pg_url(pg_server, request):
-    name = "adv_" + re.sub(r"\W", "", request.node.name)[-40:].lower()
-    pg_server.admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return load_sql_file(pg_server, name, shared_fixture("adversarial/postgresql.sql"))
 
 
 def _links(html: str, base: str, action: str = "details") -> list[str]:

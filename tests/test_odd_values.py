@@ -7,39 +7,20 @@ elements hold commas, quotes, backslashes, NULLs and empty strings, edited and s
 from __future__ import annotations
 
 import re
-import sqlite3
 
 import pytest
 
-from console.app import create_app
 
-from tests.conftest import csrf_token, outside_sql, shared_fixture
-from tests.reflection_walk import form_fields, load_sql_file, table_image
+from tests.adversarial import adversarial_app as _app
+from tests.adversarial import pg_url, sqlite_url  # noqa: F401  (fixtures)
+from tests.conftest import csrf_token, outside_sql
+from tests.reflection_walk import form_fields, table_image
 from views.display import HOVER_TEXT_LIMIT
 
 DEEP = 3000
 MEGABYTE = 1024 * 1024
 
 
-def _app(url, **env):
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret-key", "LOG_LEVEL": "ERROR", **env})
-    app.config["TESTING"] = True
-    return app
-
-
-@pytest.fixture
-def sqlite_url(tmp_path):
-    path = tmp_path / "odd.sqlite"
-    with sqlite3.connect(path) as conn:
-        conn.executescript(shared_fixture("adversarial/sqlite.sql").read_text(encoding="utf-8"))
-    return f"sqlite:///{path}"
-
-
-@pytest.fixture
-def pg_url(pg_server, request):
-    name = "odd_" + re.sub(r"\W", "", request.node.name)[-40:].lower()
-    pg_server.admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    return load_sql_file(pg_server, name, shared_fixture("adversarial/postgresql.sql"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
