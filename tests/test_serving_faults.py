@@ -70,8 +70,13 @@ def test_killing_backends_mid_request_never_gives_a_bare_500(own_pg, tmp_path):
     thread = threading.Thread(target=killer, daemon=True)
     try:
         thread.start()
+        replies = []
+        deadline = time.monotonic() + 180
         with ThreadPoolExecutor(4) as pool:
-            replies = list(pool.map(console.get, [PAGES[i % len(PAGES)] for i in range(400)]))
+            # At least 400 requests and at least 25 kill rounds among them, whichever takes
+            # longer: on a fast machine 400 requests finish before the killer has run enough.
+            while (len(replies) < 400 or len(kills) < 25) and time.monotonic() < deadline:
+                replies += pool.map(console.get, [PAGES[i % len(PAGES)] for i in range(40)])
     finally:
         stop.set()
         thread.join(5)
@@ -84,7 +89,7 @@ def test_killing_backends_mid_request_never_gives_a_bare_500(own_pg, tmp_path):
     assert len(kills) > 20
     assert not problems, problems[:5]
     assert set(by_status) <= {200, 503}, by_status
-    assert by_status.get(200, 0) > 300  # a read whose connection died was retried, mostly successfully
+    assert by_status.get(200, 0) > 0.75 * len(replies)  # a read whose connection died was retried, mostly successfully
     logged = _request_log_ids(console.log())
     assert {r.headers["x-request-id"] for r in replies} <= logged  # one log line for every response
 
