@@ -195,6 +195,8 @@ def _step(event: dict, tables: Tables, connection, restoring: list) -> Step:
                 if step.now.get(column) != value:
                     step.conflicts.append(Conflict("changed", f"{column} was changed after this event", column))
         step.conflicts += _missing_parents(connection, tables, table, before, restoring)
+        if step.now is not None:  # the row as the revert leaves it: a parent of what follows
+            restoring.append((table, {**step.now, **before}))
         return step
     if kind == "insert":
         step = Step(event["id"], name, "delete", event["entity_id"], key, before, after,
@@ -294,4 +296,12 @@ def plan_revert(session, reflection, event_id: int, decisions=None) -> RevertPla
     if plan.steps[0].op == "insert":
         for child in _cascaded(connection, event_id):
             plan.steps.append(_step(child, tables, connection, restoring))
+    elif plan.steps[0].op == "update":
+        # A changed key: ON UPDATE CASCADE children follow it back by themselves (the database
+        # does it again, audited as caused by the revert); ON UPDATE SET NULL / SET DEFAULT
+        # children lost the value and get it back from their own audit rows, after the parent.
+        for child in _cascaded(connection, event_id):
+            rule = ((child["changes"] or {}).get("cascade") or {}).get("rule") if isinstance(child["changes"], dict) else None
+            if rule != "ON UPDATE CASCADE":
+                plan.steps.append(_step(child, tables, connection, restoring))
     return plan

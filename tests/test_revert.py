@@ -283,3 +283,48 @@ def test_every_event_of_one_request_is_reverted_with_an_outcome_each(console):
     assert "changed after this event" in outcomes[1].message
     assert _one(app, "SELECT title FROM movies WHERE id = 6")[0] == titles[6]
     assert _one(app, "SELECT title FROM movies WHERE id = 7")[0] == "changed again"
+
+
+@pytest.fixture
+def rekeyed(db_url, make_app):
+    """Studios whose code two tables reference: one ON UPDATE CASCADE, one ON UPDATE SET NULL."""
+    from sqlalchemy import create_engine as plain_engine
+
+    from backoffice.core.settings import normalise_database_url
+    engine = plain_engine(normalise_database_url(db_url))
+    with engine.begin() as connection:
+        for statement in (
+            "CREATE TABLE studios (id INTEGER PRIMARY KEY, code VARCHAR(20) NOT NULL UNIQUE, name TEXT)",
+            "CREATE TABLE studio_films (id INTEGER PRIMARY KEY, studio_code VARCHAR(20) "
+            "REFERENCES studios(code) ON UPDATE CASCADE, title TEXT)",
+            "CREATE TABLE studio_posters (id INTEGER PRIMARY KEY, studio_code VARCHAR(20) "
+            "REFERENCES studios(code) ON UPDATE SET NULL, file TEXT)",
+            "INSERT INTO studios VALUES (1, 'ghib', 'Ghibli')",
+            "INSERT INTO studio_films VALUES (1, 'ghib', 'Totoro'), (2, 'ghib', 'Kiki')",
+            "INSERT INTO studio_posters VALUES (1, 'ghib', 'totoro.png')",
+        ):
+            connection.execute(text(statement))
+    engine.dispose()
+    return make_app()
+
+
+def test_a_rekey_is_reverted_with_what_the_database_changed_with_it(rekeyed, db_url):
+    app = rekeyed
+    studios = _model(app, "studios")
+    event = _change(app, lambda s: setattr(s.get(studios, 1), "code", "ghibli"))
+    assert _one(app, "SELECT count(*) FROM studio_films WHERE studio_code = 'ghibli'")[0] == 2
+    assert _one(app, "SELECT studio_code FROM studio_posters WHERE id = 1")[0] is None
+    plan = _plan(app, event)
+    assert [s.table for s in plan.steps] == ["studios", "studio_posters"] and not plan.conflicts
+    outcome = _revert(app, event)
+    assert outcome.done, outcome.message
+    assert _one(app, "SELECT code FROM studios WHERE id = 1")[0] == "ghib"
+    # ON UPDATE CASCADE: the database follows the key back; ON UPDATE SET NULL: the revert puts it back
+    assert _one(app, "SELECT count(*) FROM studio_films WHERE studio_code = 'ghib'")[0] == 2
+    assert _one(app, "SELECT studio_code FROM studio_posters WHERE id = 1")[0] == "ghib"
+    reverts = {e["id"]: e for e in _events(app) if e["id"] in outcome.revert_ids}
+    assert {e["entity_type"] for e in reverts.values()} == {"studios", "studio_posters"}
+    # the films the database re-keyed are audited as caused by the studio's revert
+    followed = [e for e in _events(app, entity_type="studio_films") if e["caused_by"] in reverts]
+    assert sorted(e["changes"]["new"]["studio_code"] for e in followed) == ["ghib", "ghib"]
+    assert _verified(db_url)
