@@ -184,3 +184,39 @@ def test_check_refuses_values_columns_and_roles_an_action_cannot_have(sqlite_dem
         result.output
     assert "actions.fine" not in result.output
     assert "runtime_minutes takes a whole number" in result.output
+
+
+def test_each_row_carries_its_own_button_to_the_same_signed_confirmation(make_app, tmp_path):
+    users = write_users(tmp_path / "users.txt", {"otto": ("operator", "otto-pass"), "ann": ("admin", "ann-pass")})
+    config = _write(tmp_path, '''
+        [views.movies.actions.resync]
+        label = "Admins only re-sync"
+        set = { tmdb_synced_at = "null()" }
+        role = "admin"
+        reason = "required"
+    ''')
+    app = make_app(BACKOFFICE_CONFIG=config, OPERATOR_AUTH_USERS_FILE=str(users))
+    client = app.test_client()
+    [movie] = _synced(app, 1)
+    otto, ann = basic("otto", "otto-pass"), basic("ann", "ann-pass")
+    row_url = f"/admin/movies/declared-action/row/?action=resync&id={movie}"
+    listing = client.get(f"/admin/movies/?flt0_0={movie}&page_size=100", headers=ann).get_data(as_text=True)
+    assert row_url.replace("&", "&amp;") in listing  # the row's own button, with its own id
+    assert 'title="Admins only re-sync"' in listing
+    assert "declared-action/row/" not in client.get("/admin/movies/", headers=otto).get_data(as_text=True)
+    assert client.get(row_url, headers=otto).status_code == 404  # a role below: a missing page
+    assert client.get(row_url.replace("resync", "nosuch"), headers=ann).status_code == 404
+    page = client.get(row_url, headers=ann)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Admins only re-sync: 1 row" in html
+    assert outside_sql(app, "SELECT tmdb_synced_at FROM movies WHERE id = :i", i=movie)[0]["tmdb_synced_at"]
+    form = _signed(html)
+    refused = client.post("/admin/movies/declared-action/", headers=ann, data=form)  # no reason
+    assert refused.status_code == 422
+    done = client.post("/admin/movies/declared-action/", headers=ann, data={**form, "reason": "poster changed"})
+    assert done.status_code == 302
+    assert outside_sql(app, "SELECT tmdb_synced_at FROM movies WHERE id = :i", i=movie)[0]["tmdb_synced_at"] is None
+    [event] = outside_sql(app, "SELECT entity_id, actor, reason FROM backoffice_audit_events "
+                               "WHERE action = 'action.resync'")
+    assert (event["entity_id"], event["actor"], event["reason"]) == (str(movie), "ann", "poster changed")

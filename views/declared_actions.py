@@ -12,7 +12,10 @@ in its own transaction inside ``audit_action("action.<name>")`` and reports per 
 :class:`DeclaredActions` is a base of :class:`~views.writes.WritesPart` (the part that owns
 the screen's actions); it overrides no Flask-Admin hook and adds one endpoint
 (``declared_action_execute``); ``ReflectedModelView.init_actions`` lists the declared actions
-beside the ``@action`` methods (so ``is_action_allowed`` sees their role).
+beside the ``@action`` methods (so ``is_action_allowed`` sees their role). Each action is also a
+button on every row of the list (``get_list_row_actions``, for the operator's role only): a link
+to ``declared_action_row``, which shows the same signed confirmation for that one row (a GET
+changes nothing; the confirmation's POST does).
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, redirect, request
 from flask_admin import expose
+from flask_admin.model.template import EndpointLinkRowAction
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -151,6 +155,24 @@ class DeclaredActions:
                 return self._declared_confirm(_action, list(ids))
             handlers.append((ACTION_PREFIX + action.name, action.label, require_role(action.role)(confirm)))
         return handlers
+
+    def get_list_row_actions(self):
+        """Flask-Admin's row buttons, then one per declared action the operator may run."""
+        actions = super().get_list_row_actions()  # type: ignore[misc]
+        if getattr(self.entry, "read_only", False):
+            return actions
+        operator = current_operator()
+        return actions + [EndpointLinkRowAction("fa fa-bolt", ".declared_action_row", title=action.label,
+                                                url_args={"action": action.name})
+                          for action in self.declared_actions.values() if operator.may(action.role)]
+
+    @expose("/declared-action/row/", methods=("GET",))
+    def declared_action_row(self):
+        """The confirmation of one declared action for one row (the row's button)."""
+        action, row_id = self._declared(request.args.get("action")), (request.args.get("id") or "").strip()
+        if not row_id or len(row_id) > 2000:
+            abort(404)
+        return self._declared_confirm(action, [row_id])
 
     def _declared(self, name: str | None) -> DeclaredAction:
         action = self.declared_actions.get(name or "")
