@@ -6,17 +6,19 @@ row that does not verify. audit-checkpoint records the chain's head now.
 """
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import click
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
+from sqlalchemy.exc import DBAPIError
 
 from audit_hooks import checkpoints
 from audit_hooks.chain import verify
 from audit_hooks.signing import keyring_for
 from backoffice.core.engine import create_engine
 from backoffice.core.settings import SettingsError, load_settings
-from models.own import audit_events
+from models.own import audit_events, audit_verifications
 
 __all__ = ["audit_verify", "audit_checkpoint", "register_commands"]
 
@@ -37,6 +39,18 @@ def _engine(settings):
     return engine
 
 
+def _record(engine, kind: str, ok: bool, rows: int | None, message: str) -> None:
+    """Remember this run for the dashboard ("audit chain last verified"). Its own transaction,
+    after the work: a console that cannot write it (an older schema) still verifies."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(audit_verifications).values(
+                at=dt.datetime.now(dt.timezone.utc), kind=kind, ok=int(ok), rows=rows, message=message[:2000]))
+    except DBAPIError as error:
+        click.echo(f"warning: this run was not recorded for the dashboard "
+                   f"({str(getattr(error, 'orig', error)).strip().splitlines()[0]}; run backoffice init-db)", err=True)
+
+
 @click.command("audit-verify")
 @click.option("--checkpoints", "checkpoint_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Checkpoint file to check against (default: AUDIT_CHECKPOINT_FILE, else the instance folder's).")
@@ -51,6 +65,13 @@ def audit_verify(checkpoint_file: Path | None) -> None:
     try:
         with engine.connect() as connection:
             outcome = verify(connection, keyring, marks)
+        if outcome.ok and not problems:
+            summary = f"{outcome.checked} row(s), no break; {len(marks)} checkpoint(s) agree"
+        elif outcome.ok:
+            summary = f"{outcome.checked} row(s) link; checkpoint file: {problems[0]}"
+        else:
+            summary = f"broken at row id={outcome.bad_id}: {outcome.problem}"
+        _record(engine, "verify", outcome.ok and not problems, outcome.checked, summary)
     finally:
         engine.dispose()
     if outcome.ok and not problems:
@@ -76,6 +97,7 @@ def audit_checkpoint() -> None:
     try:
         with engine.begin() as connection:
             mark = checkpoints.take(connection, keyring, path)
+        _record(engine, "checkpoint", True, mark.count, f"checkpoint of {mark.count} row(s), newest id {mark.head_id}")
     finally:
         engine.dispose()
     click.echo(f"checkpoint: {mark.count} row(s), newest id {mark.head_id}, hash {mark.head_hash[:16]}... "

@@ -5,8 +5,9 @@ from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Index, Intege
                         UniqueConstraint)
 from sqlalchemy import Engine
 
-__all__ = ["own_metadata", "audit_events", "submissions", "health_snapshots", "security_events", "init_db",
-           "OWN_PREFIX", "APPEND_ONLY_TRIGGER", "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
+__all__ = ["own_metadata", "audit_events", "submissions", "health_snapshots", "health_history", "audit_verifications",
+           "security_events", "init_db",
+           "HEALTH_HISTORY_KEEP", "OWN_PREFIX", "APPEND_ONLY_TRIGGER", "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
 
 OWN_PREFIX = "backoffice_"
 own_metadata = MetaData()
@@ -61,6 +62,30 @@ health_snapshots = Table(
     Column("refreshing_by", String(200)),
 )
 
+#: The figures of each stored report (check name -> count), newest last: the dashboard's
+#: trend. Only the last :data:`HEALTH_HISTORY_KEEP` rows per report are kept.
+health_history = Table(
+    "backoffice_health_history", own_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("computed_at", DateTime(timezone=True), nullable=False),
+    Column("figures", Text, nullable=False),  # JSON: {"check": count or null}
+    Index("ix_backoffice_health_history_name", "name", "id"),
+)
+HEALTH_HISTORY_KEEP = 30
+
+#: Each run of ``audit-verify`` and ``audit-checkpoint``: when, and what it found. The
+#: dashboard shows the newest (primary key descending) or says "never".
+audit_verifications = Table(
+    "backoffice_audit_verifications", own_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(20), nullable=False),  # verify | checkpoint
+    Column("ok", Integer, nullable=False),  # 1 = no break found / checkpoint written
+    Column("rows", BigInteger().with_variant(Integer, "sqlite")),
+    Column("message", Text),
+)
+
 
 # -- sign-in events (backoffice/auth/signins.py) -------------------------------------------
 #: Security events aggregated so a brute-force run cannot flood the table: one row per
@@ -104,7 +129,10 @@ CONSOLE_GRANTS = {"backoffice_audit_events": "SELECT, INSERT", "backoffice_submi
                   # the console's own state, not history: claims and reports are updated in place
                   "backoffice_health_snapshots": "SELECT, INSERT, UPDATE",
                   # counted per address and window: counting updates the row
-                  "backoffice_security_events": "SELECT, INSERT, UPDATE"}
+                  "backoffice_security_events": "SELECT, INSERT, UPDATE",
+                  # a bounded history: older rows are pruned when a report is stored
+                  "backoffice_health_history": "SELECT, INSERT, DELETE",
+                  "backoffice_audit_verifications": "SELECT, INSERT"}
 
 
 def _quote(connection, name: str) -> str:
@@ -144,10 +172,11 @@ def _hand_over(connection, owner: str | None, console_role: str | None) -> list[
                                       {"t": audit_events.name}).scalar()
         if sequence:
             connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
-        sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
-                                      {"t": security_events.name}).scalar()
-        if sequence:
-            connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
+        for table in (security_events, health_history, audit_verifications):
+            sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
+                                          {"t": table.name}).scalar()
+            if sequence:
+                connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
         done.append(f"{console_role} may only: " + "; ".join(f"{v} on {k}" for k, v in CONSOLE_GRANTS.items()))
     return done
 

@@ -24,14 +24,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from backoffice.catalog.checks import HealthCheck
 from backoffice.catalog.runner import CheckResult, HealthReport, Sample, SampleGroup
-from models.own import health_snapshots
+from models.own import HEALTH_HISTORY_KEEP, health_history, health_snapshots
 
-__all__ = ["Snapshot", "SnapshotStore", "fingerprint", "report_from_dict", "process_name"]
+__all__ = ["Snapshot", "SnapshotStore", "fingerprint", "report_from_dict", "process_name", "read_history"]
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +165,22 @@ class SnapshotStore:
             conn.execute(update(t).where(t.c.name == self.name).values(
                 fingerprint=self.fingerprint, computed_at=report.computed_at, seconds=report.seconds,
                 report=json.dumps(_stored(report), default=str), refreshing_since=None, refreshing_by=None))
+        self._remember(report)
+
+    def _remember(self, report: HealthReport) -> None:
+        """Append the report's figures to the history (the dashboard's trend), keeping the last
+        :data:`HEALTH_HISTORY_KEEP`. A separate transaction: a console whose role cannot write the
+        history still stores its report (the trend then says so by staying short)."""
+        figures = {r.check.name: r.count for r in report.results}
+        t = health_history
+        try:
+            with self.engine.begin() as conn:
+                new_id = conn.execute(insert(t).values(name=self.name, computed_at=report.computed_at,
+                                                       figures=json.dumps(figures))).inserted_primary_key[0]
+                conn.execute(delete(t).where(t.c.name == self.name, t.c.id <= new_id - HEALTH_HISTORY_KEEP))
+        except DBAPIError as error:
+            log.warning("catalog health: the report's figures were not added to the history (%s)",
+                        str(getattr(error, "orig", error)).strip().splitlines()[0])
 
     def release(self) -> None:
         """Give the claim back without a report (the computation failed)."""
@@ -180,3 +196,12 @@ class SnapshotStore:
             if not snapshot.refreshing:
                 return snapshot
             time.sleep(poll_seconds)
+
+
+def read_history(engine: Engine, name: str = REPORT_NAME, limit: int = HEALTH_HISTORY_KEEP) -> list[tuple[dt.datetime, dict]]:
+    """The last ``limit`` stored figures of report ``name``, oldest first (one indexed read)."""
+    t = health_history
+    with engine.connect() as conn:
+        rows = conn.execute(select(t.c.computed_at, t.c.figures).where(t.c.name == name)
+                            .order_by(t.c.id.desc()).limit(limit)).all()
+    return [(_utc(at), json.loads(figures)) for at, figures in reversed(rows)]
