@@ -23,6 +23,7 @@ from views.signins import SignInEventsView
 from views.base import ReflectedModelView
 from views.custom import discover
 from views.dashboard import DashboardView
+from views.jump import JumpView
 from views.names import add_view
 from views.review_queue import ReviewQueueView
 from views.revert import RevertView
@@ -65,6 +66,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     add_view(app, admin, SignInEventsView(db))
     add_view(app, admin, RevertView(db, reflection))
     add_view(app, admin, SchemaReportView(reflection))
+    add_view(app, admin, JumpView())
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
     catalog_health.init_app(app, admin, db, reflection, settings)
