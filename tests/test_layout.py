@@ -136,3 +136,37 @@ def test_jump_never_searches_a_hidden_column(make_app, tmp_path):
     name = outside_sql(app, "SELECT name FROM genres ORDER BY id LIMIT 1")[0]["name"]
     html = app.test_client().get("/admin/jump/", query_string={"q": name}).get_data(as_text=True)
     assert not any("/admin/genres/" in url for url, _ in _records(html))
+
+
+def test_every_page_has_landmarks_a_labelled_jump_box_and_no_inline_script(roles_app):
+    client = roles_app.test_client()
+    for url in ("/admin/", "/admin/movies/", "/admin/jump/?q=x", "/admin/catalog-health/"):
+        response = client.get(url, headers=basic("otto", "pw-otto"))
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, url
+        assert "<header" in html and '<main id="backoffice-main"' in html and 'aria-label="Screens"' in html
+        assert re.search(r'<label for="backoffice-jump-q"[^>]*>Jump to a screen or a record</label>', html)
+        assert "otto &middot; operator" in html
+        # the theme is chosen by a file in <head>, before the body: no flash, and the CSP
+        # (script-src 'self') holds because no script is inline
+        head, body = html.split("<body", 1)
+        assert '/static/theme.js"></script>' in head
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), url
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+        assert not re.search(r'(?:src|href)="(?:https?:)?//', html), url  # every asset from this host
+
+
+def test_the_sidebar_groups_screens_by_category_for_the_role(roles_app):
+    client = roles_app.test_client()
+    otto = client.get("/admin/", headers=basic("otto", "pw-otto")).get_data(as_text=True)
+    vera = client.get("/admin/", headers=basic("vera", "pw-vera")).get_data(as_text=True)
+    groups = lambda html: re.findall(r'<summary class="backoffice-nav-group-name">(.*?)</summary>', html)  # noqa: E731
+    assert "Audit" in groups(otto) and "Audit" not in groups(vera)
+    assert 'aria-current="page">Dashboard</a>' in otto
+    movies = client.get("/admin/movies/", headers=basic("otto", "pw-otto")).get_data(as_text=True)
+    assert re.search(r'<a class="backoffice-nav-link active" href="/admin/movies/"\s*aria-current="page">movies</a>', movies)
+
+
+def test_the_theme_script_keeps_the_choice_and_follows_the_system(client):
+    script = client.get("/static/theme.js").get_data(as_text=True)
+    assert "localStorage" in script and "prefers-color-scheme: dark" in script and 'data-theme' in script

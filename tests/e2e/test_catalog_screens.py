@@ -18,7 +18,7 @@ def test_dashboard_lists_every_table_with_its_count(page, live_server):
     movies = page.locator("table tbody tr", has=page.get_by_role("link", name="movies", exact=True))
     expect(movies).to_contain_text("2,000")
     expect(page.locator("table tbody tr")).to_have_count(8)
-    groups = [t.strip() for t in page.locator("nav.navbar a.dropdown-toggle").all_inner_texts()]
+    groups = [t.strip() for t in page.locator("nav.backoffice-sidebar summary").all_inner_texts()]
     assert groups == ["Catalog", "Reviews", "Audit", "Schema"]
     assert_fits(page)
     screenshot(page, "dashboard")
