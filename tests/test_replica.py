@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from console.app import create_app
 from backoffice.catalog import catalog_health
-from backoffice.core.settings import load_settings, normalise_database_url
+from backoffice.core.settings import SettingsError, load_settings, normalise_database_url
 from backoffice.demo import seed_demo
 from backoffice.replica import ReadRouter, Route, read_router, replica_engine
 from models.own import init_db
@@ -324,3 +324,10 @@ def test_a_replica_that_fails_during_the_read_is_replaced_by_the_primary(fresh, 
     finally:
         router.route = healthy
         gone.dispose()
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "1e5"])
+def test_a_bad_large_table_threshold_stops_the_start(value):
+    with pytest.raises(SettingsError, match="DATABASE_REPLICA_MIN_ROWS"):
+        load_settings({"DATABASE_URL": "postgresql://console@db/catalog", "DATABASE_REPLICA_MIN_ROWS": value})
+    assert load_settings({"DATABASE_URL": "postgresql://console@db/catalog"}).database_replica_min_rows == 100_000
