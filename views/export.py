@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ColumnProperty
 
 from audit_hooks.changeset import ChangeSet, RowChange
+from backoffice.replica.heavy import routed_query
 from backoffice.core.internals import column_by_index, export_columns, list_arguments, list_filter
 
 from views.display import display_value
@@ -154,6 +155,7 @@ class StreamingExportMixin:
                                       args.filters, execute=False, page_size=0)
         # yield_per: batches from a server-side cursor, and no eager loads piling up per row.
         query = query.enable_eagerloads(False)
+        query = routed_query(db_session(self), query)  # a fresh replica reads it, when there is one
         readable = True
         try:  # a relation the database refuses to read (a materialized view never refreshed)
             query.limit(0).all()  # fails here, before the response starts, not halfway through it

@@ -28,6 +28,7 @@ from flask import flash, g, request
 from sqlalchemy import func, inspect, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
+from backoffice.replica.heavy import read_heavy
 from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
 from views.identity import encode_identity, find_row
 from views.inline import stand_in
@@ -68,7 +69,10 @@ class ReadingPart:
         materialized view never refreshed, a permission missing) shows an empty list and
         the database's reason, not an error page."""
         try:
-            count, rows = self._list(page, sort_column, sort_desc, search, filters, execute, page_size)
+            # The list page of a large table may read from the replica (backoffice/replica/heavy.py).
+            heavy = self.table_size().rows if execute and request.endpoint == f"{self.endpoint}.index_view" else None
+            count, rows = read_heavy(db_session(self), heavy, lambda: self._list(
+                page, sort_column, sort_desc, search, filters, execute, page_size))
         except DBAPIError as exc:
             if not _refused_reading(exc):
                 raise  # unreachable database, timeout: the error pages say so (503)

@@ -250,9 +250,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AUDIT_LOCK_TIMEOUT_MS", "10000", _integer(0),
             "Longest wait for the audit chain's lock before a write is refused (0 = no limit)"),
     Setting("DATABASE_REPLICA_URL", None, _replica_url,
-            "A streaming replica for heavy read-only work (catalog health, its exports, queue counts)"),
+            "A streaming replica for heavy read-only work (catalog health, exports, lists of large tables, "
+            "queue counts)"),
     Setting("DATABASE_REPLICA_MAX_LAG_SECONDS", "30", _integer(0),
             "Replay lag beyond which reads go back to the primary (0 = the replica must be caught up)"),
+    Setting("DATABASE_REPLICA_MIN_ROWS", "100000", _integer(0),
+            "Lists and counts of tables estimated at this many rows or more read from the replica"),
     Setting("BACKOFFICE_METRICS_TOKEN", None, _token,
             "Bearer token Prometheus sends to read /metrics; unset: /metrics is a missing page"),
     Setting("PROMETHEUS_MULTIPROC_DIR", None, _text,
@@ -309,6 +312,7 @@ class Settings:
     log_level: str = "INFO"
     database_replica_url: str | None = None
     database_replica_max_lag_seconds: int = 30
+    database_replica_min_rows: int = 100_000
     backoffice_metrics_token: str | None = None
     prometheus_multiproc_dir: str | None = None
     operator_auth_proxy_header: str | None = None

@@ -1,7 +1,9 @@
 """A read replica for heavy read-only work (``DATABASE_REPLICA_URL``).
 
 Catalog health (figures, detail pages, CSV exports) and the queue counts of
-``/metrics`` read through :meth:`ReadRouter.engine_for_reads`; every write, every
+``/metrics`` read through :meth:`ReadRouter.engine_for_reads`; the generated screens'
+CSV exports and the list pages (rows and count) of large tables through
+:mod:`backoffice.replica.heavy`; every write, every
 screen that edits, and every read that must see the operator's own last write stay
 on the primary:
 
@@ -19,12 +21,12 @@ from sqlalchemy import Engine
 
 from backoffice.core.engine import create_engine, engine_options
 from backoffice.core.settings import Settings
-from backoffice.replica.router import DOWN_RETRY_SECONDS, ReadRouter, Route, lsn_number
+from backoffice.replica.heavy import read_heavy, routed_query
+from backoffice.replica.router import DOWN_RETRY_SECONDS, EXTENSION, ReadRouter, Route, lsn_number
 
 __all__ = ["ReadRouter", "Route", "init_app", "replica_engine", "read_router", "lsn_number",
-           "DOWN_RETRY_SECONDS", "WROTE_LSN_KEY"]
+           "DOWN_RETRY_SECONDS", "WROTE_LSN_KEY", "read_heavy", "routed_query"]
 
-EXTENSION = "backoffice.replica"
 #: Session key of the primary's WAL position after this browser's last write.
 WROTE_LSN_KEY = "backoffice_wrote_lsn"
 _UNKNOWN_POSITION = "FFFFFFFF/FFFFFFFF"
@@ -52,7 +54,7 @@ def _session_position() -> str | None:
 def init_app(app: Flask, primary: Engine, settings: Settings) -> ReadRouter:
     """Attach the router; with a replica, remember each browser's last write position."""
     router = ReadRouter(primary, replica_engine(settings), settings.database_replica_max_lag_seconds,
-                        position=_session_position)
+                        position=_session_position, min_rows=settings.database_replica_min_rows)
     app.extensions[EXTENSION] = router
     if router.replica is None:
         return router

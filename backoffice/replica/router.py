@@ -1,7 +1,7 @@
 """Where a heavy read goes: the replica when it is up and close enough, else the primary.
 
 The router is handed only to read paths (catalog health and its exports, queue counts
-for /metrics); nothing that writes ever receives it, and its replica connections are
+for /metrics, exports and the lists of large tables through :mod:`backoffice.replica.heavy`); nothing that writes ever receives it, and its replica connections are
 opened with ``default_transaction_read_only=on`` besides, so a mistake is refused by
 PostgreSQL instead of being attempted.
 """
@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
-__all__ = ["ReadRouter", "Route", "lsn_number", "DOWN_RETRY_SECONDS"]
+__all__ = ["ReadRouter", "Route", "lsn_number", "DOWN_RETRY_SECONDS", "EXTENSION"]
 
 log = logging.getLogger("backoffice.replica")
 
+#: Where an app keeps its router (``app.extensions``).
+EXTENSION = "backoffice.replica"
 #: After a failed connection, reads skip the replica this long before trying it again,
 #: so a dead replica costs one connection attempt per interval, not one per page.
 DOWN_RETRY_SECONDS = 5.0
@@ -61,12 +63,16 @@ class ReadRouter:
     ``replica`` None (no ``DATABASE_REPLICA_URL``): every read goes to the primary.
     Otherwise the replica is used when it answers, is a standby, lags at most
     ``max_lag_seconds`` and has replayed ``min_lsn`` (the reader's own last write;
-    by default what ``position()`` says, e.g. from the request's session).
+    by default what ``position()`` says, e.g. from the request's session). Lists and
+    counts of tables estimated at ``min_rows`` rows or more are heavy; smaller ones
+    are not worth the replica's state query and stay on the primary.
     """
 
     def __init__(self, primary: Engine, replica: Engine | None, max_lag_seconds: float,
-                 position: Callable[[], str | None] | None = None, clock: Callable[[], float] = time.monotonic):
+                 position: Callable[[], str | None] | None = None, clock: Callable[[], float] = time.monotonic,
+                 min_rows: int = 100_000):
         self.primary = primary
+        self.min_rows = min_rows
         self.position = position
         self.replica = replica
         self.max_lag_seconds = max_lag_seconds
@@ -98,8 +104,7 @@ class ReadRouter:
                 state = conn.execute(_STATE_SQL).one()
                 conn.exec_driver_sql("RESET statement_timeout")
         except DBAPIError as exc:
-            with self._lock:
-                self._down_until = self._clock() + DOWN_RETRY_SECONDS
+            self.mark_down()
             log.warning("the read replica did not answer (%s); reading from the primary for %.0f s",
                         type(exc.orig or exc).__name__, DOWN_RETRY_SECONDS, extra={"event": "replica.down"})
             return Route(self.primary, "primary", "replica down")
@@ -111,6 +116,11 @@ class ReadRouter:
         if wanted is not None and (lsn_number(state.replayed) or 0) < wanted:
             return Route(self.primary, "primary", "own write not replayed")
         return Route(self.replica, "replica", "replica fresh")
+
+    def mark_down(self) -> None:
+        """Skip the replica for the retry interval (it failed a connection or a read)."""
+        with self._lock:
+            self._down_until = self._clock() + DOWN_RETRY_SECONDS
 
     def dispose(self) -> None:
         if self.replica is not None:
