@@ -130,6 +130,13 @@ CASES = [
      "[backoffice.E043]"),
     ("E044", '[views.movies.actions.resync]\nset = { tmdb_synced_at = "null()" }\nconfirm_over = 5000\n',
      "F: views.movies.actions.resync.confirm_over: must be between 0 and 1000, got 5000 [backoffice.E044]"),
+    ("E045", '[views.movies]\nreason = { delet = "required" }\n',
+     "F: views.movies.reason.delet: unknown kind of write 'delet'; did you mean 'delete'? [backoffice.E045]"),
+    ("E046", '[views.movies]\nconfirm_delete = "title"\n',
+     "F: views.movies.confirm_delete: unknown confirmation 'title'; expected one of: 'key', 'label' "
+     "[backoffice.E046]"),
+    ("E047", '[views.movies]\nconfirm_delete = "key"\nconfirm_delete_seconds = 5\n',
+     "F: views.movies.confirm_delete_seconds: must be between 30 and 86400, got 5 [backoffice.E047]"),
     ("W013", '[views.movies]\nformatters = { release_date = "money" }\n',
      "F: views.movies.formatters.release_date: formatter 'money' does not fit 'release_date' (date); "
      "it fits integer, number columns [backoffice.W013]"),

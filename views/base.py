@@ -78,6 +78,10 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
     edit_role: str | None = "operator"
     delete_role: str | None = "admin"
     export_role: str | None = "viewer"
+    #: Reasons and typed delete confirmation the file requires (views/safeguards.py).
+    reasons: dict[str, str] = {}
+    confirm_delete: str | None = None
+    confirm_delete_seconds: int = 600
 
     def __init__(self, entry: ReflectedTable, screen: str, db, **kwargs):
         self.entry = entry

@@ -21,6 +21,7 @@ from views.base import ReflectedModelView
 from views.columns import UNSORTABLE, category_of
 from views.custom import discover
 from views.formatters import FORMATTERS, TemplateError, parse_template, type_family
+from views.safeguards import check_safeguards, merge_reasons
 from views.options import COUNT_STRATEGIES, ROLE_CHOICES, VIEW_OPTIONS, VIEW_PROBLEM_IDS
 
 __all__ = ["register_rules", "check_views", "sort_keys", "is_pattern", "effective_views"]
@@ -54,9 +55,12 @@ def effective_views(views: dict[str, Any], screens) -> dict[str, dict[str, Any]]
         spec: dict[str, Any] = {}
         for key, entry in patterns:
             if fnmatch.fnmatchcase(screen, key):
-                spec.update(entry)
+                spec.update(entry, reason=merge_reasons(spec.get("reason"), entry.get("reason")))
         if isinstance(views.get(screen), dict):
-            spec.update(views[screen])
+            own = views[screen]
+            spec.update(own, reason=merge_reasons(spec.get("reason"), own.get("reason")))
+        if spec.get("reason") is None:
+            spec.pop("reason", None)
         if spec:
             result[screen] = spec
     return result
@@ -118,6 +122,7 @@ class _ViewChecker:
         self.links()
         self.formatters()
         check_actions(self)
+        check_safeguards(self)
         return self.problems
 
     def roles(self) -> None:

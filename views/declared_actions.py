@@ -69,12 +69,15 @@ class DeclaredAction:
 
 
 def parse_actions(spec: dict[str, Any]) -> dict[str, DeclaredAction]:
-    """The actions of a *checked* ``[views.<table>]`` entry (defaults filled in)."""
+    """The actions of a *checked* ``[views.<table>]`` entry (defaults filled in; an action
+    without its own ``reason`` takes the screen's ``reason.bulk``, else "optional")."""
+    reasons = spec.get("reason")
+    bulk_reason = reasons.get("bulk", "optional") if isinstance(reasons, dict) else "optional"
     found = {}
     for name, entry in (spec.get("actions") or {}).items():
         found[name] = DeclaredAction(
             name=name, label=entry.get("label") or name.replace("_", " ").capitalize(), set=dict(entry["set"]),
-            role=entry.get("role", "operator"), reason=entry.get("reason", "optional"),
+            role=entry.get("role", "operator"), reason=entry.get("reason", bulk_reason),
             confirm_over=entry.get("confirm_over", 10), confirm_text=entry.get("confirm_text"))
     return found
 

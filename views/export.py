@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, current_app, flash, redirect, request, stream_with_context
+from wtforms import TextAreaField
+from wtforms.validators import Length, Optional
 from flask_admin import expose
 from flask_admin.babel import gettext
 from flask_admin.helpers import get_redirect_target
@@ -33,14 +35,16 @@ from sqlalchemy.orm import ColumnProperty
 from audit_hooks.changeset import ChangeSet, RowChange
 from backoffice.replica.heavy import routed_query
 from backoffice.core.internals import column_by_index, export_columns, list_arguments, list_filter
+from backoffice.web.csrf import SecureForm
 
 from views.display import display_value
 from views.cells import formula_safe
 from views.names import db_session
 from views.presentation import PresentationPart
 from views.reading import _refused_reading
+from views.safeguards import missing_reason, reason_required
 
-__all__ = ["StreamingExportMixin", "ExportEvent", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
+__all__ = ["StreamingExportMixin", "ExportEvent", "ExportReasonForm", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +75,14 @@ class ExportEvent:
     screen: str
     narrowing: dict[str, Any]
     changeset: ChangeSet | None = None
+    reason: str | None = None
 
     def begin(self) -> None:
         """Capture the operator, address and request id while the request is still there."""
         self.changeset = ChangeSet.build([])
         self.changeset.action, self.changeset.explicit_action = EXPORT_ACTION, True
+        if self.reason:
+            self.changeset.reason = self.reason
 
     def record(self, rows: int, complete: bool) -> None:
         import datetime as dt
@@ -135,19 +142,40 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename
                     headers={"Content-Disposition": f'attachment; filename="{secure_filename(filename)}"'})
 
 
+class ExportReasonForm(SecureForm):
+    """The small form in front of an export whose screen requires a reason."""
+
+    reason = TextAreaField("Reason for this export", validators=[Optional(), Length(max=2000)])
+
+
 class StreamingExportMixin:
     """Mixin for :class:`~views.base.ReflectedModelView`: owns the list's export route."""
 
-    @expose("/export/<export_type>/")
+    @expose("/export/<export_type>/", methods=("GET", "POST"))
     def export(self, export_type: str):
+        reason = None
+        if reason_required(self, "export"):
+            # The reason travels in a POST body (CSRF-checked), never in the URL or its logs;
+            # the query string keeps the list's search, filters and sort.
+            form = ExportReasonForm()
+            reason = (form.reason.data or "").strip() if request.method == "POST" else ""
+            if request.method == "GET" or not form.validate_on_submit() or not reason:
+                if request.method == "POST":
+                    flash(missing_reason(self, "export") if not reason else "The reason could not be read; "
+                          "nothing was exported.", "error")
+                return self.render("backoffice/model/export_reason.html", form=form,
+                                   return_url=get_redirect_target() or self.get_url(".index_view")), \
+                    (422 if request.method == "POST" else 200)
+        elif request.method == "POST":
+            return redirect(request.full_path, 303)  # a plain export is a GET
         if export_type != "csv":  # other formats (tablib) keep Flask-Admin's bounded export
             return super().export(export_type)
         if not self.can_export or export_type not in self.export_types:
             flash(gettext("Permission denied."), "error")
             return redirect(get_redirect_target() or self.get_url(".index_view"))
-        return self.stream_export()
+        return self.stream_export(reason)
 
-    def stream_export(self):
+    def stream_export(self, reason: str | None = None):
         """The whole narrowed list as a streamed CSV, recorded as an export event."""
         args = list_arguments(self)
         sort = column_by_index(self, args.sort)
@@ -177,7 +205,7 @@ class StreamingExportMixin:
             rows = self._model_rows(query.yield_per(BATCH_ROWS), columns)
 
         event = ExportEvent(table=self.entry.qualified_name, screen=self.screen,
-                            narrowing=self._export_narrowing(args))
+                            narrowing=self._export_narrowing(args), reason=reason)
         return stream_csv([label for _name, label in exported], rows,
                           filename=self.get_export_name("csv"), event=event, cell=_text)
 

@@ -18,6 +18,7 @@ from wtforms.validators import Length, Optional
 
 from views.fields import keep_stored_values
 from views.concurrency import NONCE_FIELD, VERSION_FIELD, new_nonce, row_version, with_field
+from views.safeguards import missing_reason, reason_required
 from views.ux import flash_instead, refused_form_message
 
 __all__ = ["FormsPart", "REASON_FIELD", "reason_given"]
@@ -66,13 +67,13 @@ class FormsPart:
     # -- filling ---------------------------------------------------------------------------
 
     def create_form(self, obj=None):
-        form = super().create_form(obj)
+        form = _mark_reason(super().create_form(obj), reason_required(self, "create"))
         if request.method == "GET" and hasattr(form, NONCE_FIELD):
             getattr(form, NONCE_FIELD).data = new_nonce()
         return form
 
     def edit_form(self, obj=None):
-        form = keep_stored_values(super().edit_form(obj), obj)
+        form = _mark_reason(keep_stored_values(super().edit_form(obj), obj), reason_required(self, "edit"))
         field = getattr(form, VERSION_FIELD, None)
         if field is not None and obj is not None and request.method == "GET":
             field.data = row_version(obj)
@@ -82,6 +83,17 @@ class FormsPart:
 
     def validate_form(self, form):
         valid = super().validate_form(form)
+        kind = "create" if request.endpoint.endswith(".create_view") else "edit"
+        if request.method == "POST" and request.endpoint.endswith((".edit_view", ".create_view")) \
+                and reason_required(self, kind) and not reason_given():
+            # refused like any other field: the form comes back with everything typed kept
+            field = getattr(form, REASON_FIELD, None)
+            if isinstance(field, _ReasonField):
+                field.errors = [*field.errors, "A reason is required for this change."]
+            else:  # a real column named like the input: no reason can be given here
+                flash_instead(missing_reason(self, kind), "danger")
+                return False
+            valid = False
         if not valid and request.method == "POST" and request.endpoint.endswith((".edit_view", ".create_view")):
             message = refused_form_message(form)
             if message:  # in place of Flask-Admin's "Failed to save record."
@@ -95,6 +107,16 @@ class FormsPart:
     @expose("/edit/", methods=("GET", "POST"))
     def edit_view(self):
         return _refused_is_422(super().edit_view())
+
+
+def _mark_reason(form, required: bool):
+    """A required reason says so on the form (the server checks it in ``validate_form``)."""
+    field = getattr(form, REASON_FIELD, None)
+    if required and isinstance(field, _ReasonField):
+        field.flags.required = True
+        field.description = "Required; recorded in the audit trail."
+        field.render_kw = {**(field.render_kw or {}), "required": True}
+    return form
 
 
 def _refused_is_422(response):

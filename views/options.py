@@ -63,6 +63,15 @@ VIEW_OPTIONS = (
     Option("actions", "table", "Declared row actions: name -> { label, set, role, reason, confirm_over, "
            "confirm_text } (see ACTION_OPTIONS); each sets columns of the selected rows, audited.", "{}",
            'actions = { resync = { label = "Needs TMDB re-sync", set = { tmdb_synced_at = "null()" } } }'),
+    Option("reason", "table", "Whether the operator must give a reason, per kind of write: create, edit, "
+           "delete, bulk (declared actions), export -> \"required\" | \"optional\". [views.\"*\"] holds the "
+           "console-wide default.", "optional everywhere",
+           'reason = { delete = "required", export = "optional" }'),
+    Option("confirm_delete", "str", "Deleting asks the operator to type the row's \"label\" or \"key\" "
+           "(several rows: their number), on a confirmation page signed over the exact rows.", None,
+           'confirm_delete = "label"'),
+    Option("confirm_delete_seconds", "int", "How long a delete confirmation page stays valid (30 to 86400).",
+           600, "confirm_delete_seconds = 300"),
 )
 
 #: Values of an action's role and reason.
@@ -116,6 +125,9 @@ VIEW_PROBLEM_IDS = {
     "backoffice.E042": "an action's value does not fit its column (type, length, now() or null())",
     "backoffice.E043": "an action names an unknown role or reason kind",
     "backoffice.E044": "an action's confirm_over is out of range or confirm_text is empty",
+    "backoffice.E045": "reason names an unknown kind of write or an unknown level",
+    "backoffice.E046": "confirm_delete is neither \"label\" nor \"key\"",
+    "backoffice.E047": "confirm_delete_seconds is out of range (30 to 86400)",
     "backoffice.W010": "create / edit / delete granted on a screen declared read_only",
     "backoffice.W011": "create / edit / delete granted on a relation the database makes read-only",
     "backoffice.W012": "never_show hides a required column: creating rows will fail",

@@ -159,6 +159,11 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
             attrs[role_attr] = None if spec[key] == "nobody" else spec[key]
             if spec[key] == "nobody":
                 attrs[can_attr] = False
+    if isinstance(spec.get("reason"), dict):  # read by views/safeguards.py
+        attrs["reasons"] = dict(spec["reason"])
+    for key in ("confirm_delete", "confirm_delete_seconds"):
+        if key in spec:
+            attrs[key] = spec[key]
     for key in ("revert", "revert_role"):  # read by views/revert.py
         if key in spec:
             attrs[key] = spec[key]

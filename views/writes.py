@@ -28,7 +28,7 @@ from flask_admin import expose
 from flask_admin.actions import action
 from flask_admin.helpers import get_redirect_target
 from sqlalchemy import inspect as sa_inspect
-from wtforms import HiddenField, TextAreaField
+from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from audit_hooks import AuditError, audit_action, delete_preview
@@ -39,6 +39,8 @@ from backoffice.web.csrf import SecureForm
 from views.concurrency import NONCE_FIELD, VERSION_FIELD, record_submission, stale_edit, submitted_value
 from views.declared_actions import DeclaredActions
 from views.forms import reason_given
+from views.safeguards import (expected_typed, missing_reason, reason_required, selection_refusal, sign_selection,
+                              typed_prompt)
 from views.names import AUDIT_VIEW_ROLE, db_session
 from views.ux import created_message, deleted_message, flash_instead, row_label, saved_message
 
@@ -55,6 +57,8 @@ class BulkDeleteForm(SecureForm):
 
     reason = TextAreaField("Reason", validators=[Optional(), Length(max=2000)],
                            description="Recorded in the audit trail with every deleted row.")
+    typed = StringField("Confirmation", validators=[Optional(), Length(max=2000)])
+    token = HiddenField()
     url = HiddenField()
 
 
@@ -78,6 +82,9 @@ class WritesPart(DeclaredActions):
             return super().update_model(form, model)
 
     def delete_model(self, model):
+        if reason_required(self, "delete") and not reason_given():  # delete_view sends these to the page
+            flash(missing_reason(self, "delete"), "error")
+            return False
         label = row_label(self, model)
         with audit_action(reason=reason_given()):
             deleted = super().delete_model(model)
@@ -104,8 +111,24 @@ class WritesPart(DeclaredActions):
         message = created_message(self.screen, row) if is_created else saved_message(self.screen, row, changed)
         flash_instead(message, "success")  # in place of "Record was successfully saved."
 
+    @expose("/delete/", methods=("POST",))
+    def delete_view(self):
+        """A single delete; when the screen asks for a typed confirmation, or for a reason
+        the request lacks, the answer is the confirmation page for that row (reason kept)."""
+        if self.confirm_delete or (reason_required(self, "delete") and not reason_given()):
+            form = BulkDeleteForm(url=get_redirect_target() or self.get_url(".index_view"))
+            form.reason.data = reason_given() or ""
+            form.typed.data = ""
+            ids = [i for i in request.form.getlist("id") if i.strip()][:1]
+            if not self.confirm_delete:
+                flash(missing_reason(self, "delete"), "error")
+            return self._delete_page(ids, [m for m in map(self.get_one, ids) if m is not None], form, 200)
+        return super().delete_view()
+
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
+        if reason_required(self, "edit") and not reason_given():
+            return missing_reason(self, "edit") + " Inline edits carry no reason: use the edit form.", 422
         response = super().ajax_update()
         if isinstance(response, tuple) and response[1] == 500:
             # a refused or invalid change is the operator's to fix, not a server fault
@@ -124,23 +147,53 @@ class WritesPart(DeclaredActions):
         if not self.can_delete or not self.is_action_allowed("delete"):
             abort(404)
         return_url = get_redirect_target() or self.get_url(".index_view")
-        ids = request.values.getlist("id")[:MAX_BULK_DELETE]
+        ids = [i for i in request.values.getlist("id") if i.strip()][:MAX_BULK_DELETE]
         models = [m for m in (self.get_one(i) for i in ids) if m is not None]
         form = BulkDeleteForm(url=return_url)
         status = 200
         if request.method == "POST" and form.validate_on_submit() and models:
-            labels = [row_label(self, m) for m in models]
-            if self._delete_all(models, form.reason.data):
-                flash(deleted_message(self.screen, labels), "success")
-                return redirect(return_url)
-            status = 422
+            refusal = self._delete_refusal(ids, models, form)
+            if refusal is not None:
+                flash(refusal, "error")
+                status = 422
+            else:
+                labels = [row_label(self, m) for m in models]
+                if self._delete_all(models, form.reason.data):
+                    flash(deleted_message(self.screen, labels), "success")
+                    return redirect(return_url)
+                status = 422
         elif request.method == "POST" and not models:
             flash("None of the selected records exists any more.", "error")
             status = 422
+        elif request.method == "POST":
+            status = 422  # CSRF or a too-long field: the form says which
+        return self._delete_page(ids, models, form, status)
+
+    def _delete_refusal(self, ids: list[str], models: list, form: BulkDeleteForm) -> str | None:
+        """Why this POST may not delete ``models`` (checked on the server), or None."""
+        if self.confirm_delete:
+            refused = selection_refusal(self, form.token.data, ids)
+            if refused:
+                return refused
+            wanted = expected_typed(self, models)
+            if (form.typed.data or "").strip() != wanted:
+                return f"The confirmation does not match; nothing was deleted. {typed_prompt(self, models)}"
+        if reason_required(self, "delete") and not (form.reason.data or "").strip():
+            return missing_reason(self, "delete")
+        return None
+
+    def _delete_page(self, ids: list[str], models: list, form: BulkDeleteForm, status: int):
+        """The confirmation page: the rows, what cascades, the reason and, when declared, the
+        typed confirmation with a fresh token signed over exactly these ids."""
+        if self.confirm_delete:
+            form.token.data = sign_selection(self, ids)
         cascade = self.cascade_of(models)
         return self.render("backoffice/audit/bulk_delete.html", form=form, models=models, ids=ids,
-                           return_url=return_url, row_ids=[self._entity_id(m) for m in models],
-                           cascade=cascade), status
+                           return_url=form.url.data or self.get_url(".index_view"),
+                           row_ids=[self._entity_id(m) for m in models], cascade=cascade,
+                           reason_required=reason_required(self, "delete"),
+                           typed_prompt=typed_prompt(self, models) if self.confirm_delete and models else None), \
+            status
 
     def _delete_all(self, models, reason: str | None) -> bool:
         session = db_session(self)
