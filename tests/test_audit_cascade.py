@@ -124,7 +124,8 @@ def test_a_single_delete_audits_its_cascade_three_levels_deep(cascading, db_url)
     assert f"movie_credits: {len(credits)} row(s) deleted (ON DELETE CASCADE)" in page
     assert "note_flags: 3 row(s) deleted" in page and "watch_entries: 2 row(s) changed (ON DELETE SET NULL)" in page
     token = csrf_token(client, f"/admin/movies/details/?id={movie}")
-    response = client.post("/admin/movies/delete/", data={"csrf_token": token, "id": str(movie)})
+    # the details page's form: it showed the cascade above, and says so
+    response = client.post("/admin/movies/delete/", data={"csrf_token": token, "id": str(movie), "cascade_seen": "1"})
     assert response.status_code == 302
     _check_movie_cascade(app, movie, credits)
     for table, count in links.items():
@@ -145,6 +146,32 @@ def test_the_bulk_delete_page_lists_the_cascade_and_audits_it(cascading, db_url)
     cascaded = [e for e in _events(app) if e["caused_by"]]
     assert all(e["reason"] == "duplicates" for e in cascaded)
     assert _verify(db_url).exit_code == 0
+
+
+def test_the_list_rows_delete_button_leads_to_the_cascade_before_deleting(cascading, db_url):
+    """The list's row button posts straight to the delete: a row that takes others with it is
+    not deleted there but shown on the confirmation page with what cascades."""
+    app, movie, credits = cascading
+    client = app.test_client()
+    token = csrf_token(client, "/admin/movies/")
+    page = client.post("/admin/movies/delete/", data={"csrf_token": token, "id": str(movie), "url": "/admin/movies/"})
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert f"movie_credits: {len(credits)} row(s) deleted (ON DELETE CASCADE)" in html
+    assert "watch_entries: 2 row(s) changed (ON DELETE SET NULL)" in html
+    assert _count(app, "SELECT count(*) FROM movies WHERE id = :m", m=movie) == 1
+    assert _events(app) == []
+    url = f"/admin/movies/bulk-delete/?id={movie}"
+    assert 'action="/admin/movies/bulk-delete/' in html
+    response = client.post(url, data={"csrf_token": csrf_token(client, url), "reason": "duplicate"})
+    assert response.status_code == 302
+    _check_movie_cascade(app, movie, credits)
+    assert _verify(db_url).exit_code == 0
+    # a row the database takes nothing with goes straight through, as before
+    lonely = _count(app, "SELECT min(id) FROM movie_credits WHERE id NOT IN (SELECT credit_id FROM credit_notes)")
+    response = client.post("/admin/movie_credits/delete/", data={"csrf_token": token, "id": str(lonely)})
+    assert response.status_code == 302
+    assert _count(app, "SELECT count(*) FROM movie_credits WHERE id = :i", i=lonely) == 0
 
 
 def test_an_orm_bulk_delete_statement_audits_its_cascade(cascading, db_url):
@@ -170,7 +197,7 @@ def test_a_key_update_audits_on_update_cascade_and_a_delete_audits_set_default(c
     assert {f["changes"]["new"]["studio_code"] for f in films} == {"ghibli"}
     assert {f["changes"]["old"]["studio_code"] for f in films} == {"ghib"}
 
-    response = client.post("/admin/studios/delete/", data={"csrf_token": token, "id": "2"})
+    response = client.post("/admin/studios/delete/", data={"csrf_token": token, "id": "2", "cascade_seen": "1"})
     assert response.status_code == 302
     deleted = _events(app, entity_type="studios")[-1]
     films = _events(app, entity_type="studio_films")[2:]

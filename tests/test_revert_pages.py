@@ -129,7 +129,8 @@ def test_recently_deleted_lists_and_restores_a_movie_with_its_credits(cascading)
     client = app.test_client()
     page = client.get(f"/admin/movies/details/?id={movie}").get_data(as_text=True)
     assert "/admin/revert/deleted/movies" in page
-    client.post("/admin/movies/delete/", data={"csrf_token": _token(page, "csrf_token"), "id": str(movie)})
+    client.post("/admin/movies/delete/", data={"csrf_token": _token(page, "csrf_token"), "id": str(movie),
+                                               "cascade_seen": "1"})  # as the details page's form posts
     assert _scalar(app, "SELECT count(*) FROM movie_credits WHERE movie_id = :m", m=movie) == 0
     listing = client.get("/admin/revert/deleted/movies").get_data(as_text=True)
     event = _last_event(app, entity_type="movies", action="delete")

@@ -114,16 +114,27 @@ class WritesPart(DeclaredActions):
     @expose("/delete/", methods=("POST",))
     def delete_view(self):
         """A single delete; when the screen asks for a typed confirmation, or for a reason
-        the request lacks, the answer is the confirmation page for that row (reason kept)."""
-        if self.confirm_delete or (reason_required(self, "delete") and not reason_given()):
-            form = BulkDeleteForm(url=get_redirect_target() or self.get_url(".index_view"))
-            form.reason.data = reason_given() or ""
-            form.typed.data = ""
-            ids = [i for i in request.form.getlist("id") if i.strip()][:1]
-            if not self.confirm_delete:
-                flash(missing_reason(self, "delete"), "error")
-            return self._delete_page(ids, [m for m in map(self.get_one, ids) if m is not None], form, 200)
-        return super().delete_view()
+        the request lacks, or when the database would delete or change other rows with it
+        that the operator was not shown (the list's row button; the details page shows
+        them and says so with ``cascade_seen``), the answer is the confirmation page for
+        that row, listing what cascades (reason kept)."""
+        ids = [i for i in request.form.getlist("id") if i.strip()][:1]
+        missing = reason_required(self, "delete") and not reason_given()
+        models = None
+        if not (self.confirm_delete or missing) and not request.form.get("cascade_seen") and self.can_delete:
+            models = [m for m in map(self.get_one, ids) if m is not None]
+            if not (models and self.cascade_of(models).effects):
+                return super().delete_view()
+        elif not (self.confirm_delete or missing):
+            return super().delete_view()
+        form = BulkDeleteForm(url=get_redirect_target() or self.get_url(".index_view"))
+        form.reason.data = reason_given() or ""
+        form.typed.data = ""
+        if missing and not self.confirm_delete:
+            flash(missing_reason(self, "delete"), "error")
+        if models is None:
+            models = [m for m in map(self.get_one, ids) if m is not None]
+        return self._delete_page(ids, models, form, 200)
 
     @expose("/ajax/update/", methods=("POST",))
     def ajax_update(self):
