@@ -2,7 +2,7 @@
 
 :class:`ReadingPart` owns every Flask-Admin hook that reads rows: ``get_list`` (the
 list page: count, order, page), ``get_one`` and ``get_pk_value`` (a row's identity in
-URLs), ``is_sortable`` and ``_get_filter_groups`` (what the list offers to sort and
+URLs), ``is_sortable`` and ``shown_filter_groups`` (what the list offers to sort and
 filter by). Flask-Admin counts every row on every list page and pages with OFFSET; on
 a million-row table that costs more than the rest of the request. Here:
 
@@ -28,6 +28,7 @@ from flask import flash, g, request
 from sqlalchemy import func, inspect, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
+from backoffice.core.internals import FilterGroupsHook, list_arguments, list_filter, list_url
 from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
 from views.identity import encode_identity, find_row
 from views.inline import stand_in
@@ -38,7 +39,7 @@ from views.rowactions import ROW_PROBE, ROW_PLACEHOLDER
 __all__ = ["ReadingPart"]
 
 
-class ReadingPart:
+class ReadingPart(FilterGroupsHook):
     """Part of :class:`~views.base.ReflectedModelView`: list query, counts, paging, row identity,
     what can be sorted and filtered (see the module docstring). Needs ``self.entry``."""
 
@@ -100,16 +101,15 @@ class ReadingPart:
             return True
         return name in self.indexed_attributes()
 
-    def _get_filter_groups(self):
-        groups = super()._get_filter_groups()
-        if not groups or not self.filters_defaulted or not self.indexed_only():
+    def shown_filter_groups(self, groups):
+        if not self.filters_defaulted or not self.indexed_only():
             return groups
         indexed = self.indexed_columns()
-        # The entries keep their index into self._filters, so the URLs of the filters
+        # The entries keep their index into the view's filters, so the URLs of the filters
         # that remain (and of any bookmarked one) mean what they meant before.
         kept = {}
         for label, items in groups.items():
-            items = [item for item in items if getattr(self._filters[item["index"]], "column", None) in indexed]
+            items = [item for item in items if getattr(list_filter(self, item["index"]), "column", None) in indexed]
             if items:
                 kept[label] = items
         return type(groups)(kept)
@@ -240,10 +240,10 @@ class ReadingPart:
         return ShownCount(self.count_cap, "capped") if rows > self.count_cap else ShownCount(rows)
 
     def _url(self, page: int, **keys) -> str:
-        args = self._get_list_extra_args()
+        args = list_arguments(self)
         extra = {k: v for k, v in args.extra_args.items() if k not in ("after", "before")}
         extra.update({k: v for k, v in keys.items() if v is not None})
-        return self._get_list_url(args.clone(page=page or None, extra_args=extra))
+        return list_url(self, args.clone(page=page or None, extra_args=extra))
 
     def _keyset_page(self, base, columns, desc: bool, page: int, page_size: int):
         listing = ListingPage("keyset", first_url=self._url(0))
