@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url", "signing_key",
+__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url", "redact_url", "signing_key",
            "MIN_SIGNING_KEY"]
 
 log = logging.getLogger(__name__)
@@ -96,13 +96,30 @@ def normalise_database_url(text: str) -> str:
             text = "postgresql+psycopg2://" + text[len(prefix):]
     try:
         url = make_url(text)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise ValueError("a database URL such as postgresql://user:pass@host/db or sqlite:///path.db") from None
     if url.get_backend_name() not in ("postgresql", "sqlite"):
         raise ValueError("a postgresql:// or sqlite:/// URL")
     if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg2":
         raise ValueError("a PostgreSQL URL using the psycopg2 driver (postgresql:// or postgresql+psycopg2://)")
     return url.render_as_string(hide_password=False)
+
+
+# "scheme://user:password@" up to the last "@" (a careless password may hold "@" or "/"),
+# and libpq's "?password=" query parameter.
+_URL_PASSWORD = re.compile(r"(://[^/@:]*:).*@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&]password=)[^&]*")
+
+
+def redact_url(text: str) -> str:
+    """``text`` (a database or Redis URL, parseable or not) with its password shown as ``***``:
+    what every message, log line and echo shows of a URL.
+
+    Done on the text, not through SQLAlchemy's ``render_as_string(hide_password=True)``:
+    that needs a URL it can parse, and it parses an unescaped "@" in a password as the
+    start of the host, showing the rest of the password as host and database name.
+    """
+    return _QUERY_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text.strip()))
 
 
 _KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -370,7 +387,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[setting.name.lower()] = setting.convert(raw)
         except ValueError as exc:
-            shown = "<hidden>" if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY", "TOKEN")) else repr(raw)
+            if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY", "TOKEN")):
+                shown = "<hidden>"
+            else:  # a URL's password is a secret too
+                shown = repr(redact_url(raw) if setting.name.endswith(("_URL", "_URI")) else raw)
             problems.append(f"{setting.name}={shown} is not valid: expected {exc}")
     if bool(values.get("operator_auth_username")) != bool(values.get("operator_auth_password")):
         problems.append(
