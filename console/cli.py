@@ -21,7 +21,7 @@ import audit_hooks.cli
 import backoffice.auth.cli
 import backoffice.catalog.cli
 import backoffice.indexes
-import views.pages
+import views.page_spec
 import views.scaffold
 from console.app import console_rules, create_app
 from backoffice.core.declarations import DeclarationError, check_all, load_declarations
@@ -153,7 +153,7 @@ def check() -> None:
             raise click.ClickException(f"cannot read {redact_url(settings.database_url)}: {reason}") from None
         click.echo(report_text(reflection, defaults_not_applicable(declarations, reflection)))
         problems = check_all(declarations, reflection, console_rules(settings.backoffice_custom_views))
-        problems += views.pages.live_problems(engine, declarations, settings.statement_timeout_ms)
+        problems += views.page_spec.live_problems(engine, declarations, settings.statement_timeout_ms)
     finally:
         engine.dispose()
     for found in problems:
