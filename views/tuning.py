@@ -19,7 +19,8 @@ from sqlalchemy import inspect as sa_inspect
 from models.reflection import ReflectedTable, python_identifier
 
 from views.base import ReflectedModelView
-from views.checks import effective_views, sort_keys
+from views.checks import effective_views
+from views.view_checker import sort_keys
 from views.declared_actions import parse_actions
 from views.formatters import build_formatter, build_link
 
