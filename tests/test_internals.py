@@ -341,7 +341,8 @@ def private_uses(source: str, inherited: set[str], instance: set[str], held: set
             own.add(node.name)
         elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
             own.add(node.attr)
-            if node.attr in inherited | instance and isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"):
+            on_self = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if node.attr in inherited | instance and on_self:
                 overrides.append((node.lineno, node.attr))
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             own.add(node.id)
