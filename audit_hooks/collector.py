@@ -257,7 +257,7 @@ class Collector:
         if state.is_insert:
             raise AuditGuardError(f"refused: a bulk INSERT into {name} cannot be audited; "
                                   "add objects to the session instead")
-        if isinstance(state.parameters, list) or getattr(state.statement, "_returning", ()):
+        if isinstance(state.parameters, list) or len(getattr(state.statement, "exported_columns", ())):
             raise AuditGuardError(f"refused: this form of bulk statement on {name} cannot be audited; "
                                   "use UPDATE/DELETE ... WHERE, or change objects in the session")
         return self._audited_bulk(state, table)

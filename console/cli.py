@@ -15,18 +15,18 @@ from pathlib import Path
 
 import click
 from flask.cli import AppGroup, FlaskGroup
-from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 import audit_hooks.cli
 import backoffice.auth.cli
 import backoffice.catalog.cli
 import backoffice.indexes
-import views.pages
+import views.page_spec
 import views.scaffold
 from console.app import console_rules, create_app
 from backoffice.core.declarations import DeclarationError, check_all, load_declarations
 from backoffice.core.engine import create_engine, database_url, demo_database_path
-from backoffice.core.settings import SettingsError, load_settings
+from backoffice.core.settings import SettingsError, load_settings, redact_url
 from backoffice.demo import seed_demo
 from models.own import init_db
 from models.reflection import reflect
@@ -110,7 +110,7 @@ def seed_demo_command(movies: int, seed: int, report: bool) -> None:
     if report:
         click.echo(json.dumps(catalog.counts.as_dict(), indent=2))
     else:
-        click.echo(f"seeded {movies} movies (seed {seed}) into {_safe_url(url)}")
+        click.echo(f"seeded {movies} movies (seed {seed}) into {redact_url(url)}")
 
 
 @main.command("init-db", with_appcontext=False)
@@ -146,10 +146,14 @@ def check() -> None:
     declarations = load_declarations(settings.config_path())
     engine = create_engine(settings)
     try:
-        reflection = reflect(engine, schemas=settings.backoffice_schemas)
+        try:
+            reflection = reflect(engine, schemas=settings.backoffice_schemas)
+        except DBAPIError as exc:  # unreachable, refused, not a database: say so, without the password
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise click.ClickException(f"cannot read {redact_url(settings.database_url)}: {reason}") from None
         click.echo(report_text(reflection, defaults_not_applicable(declarations, reflection)))
         problems = check_all(declarations, reflection, console_rules(settings.backoffice_custom_views))
-        problems += views.pages.live_problems(engine, declarations, settings.statement_timeout_ms)
+        problems += views.page_spec.live_problems(engine, declarations, settings.statement_timeout_ms)
     finally:
         engine.dispose()
     for found in problems:
@@ -179,10 +183,6 @@ def _settings():
         return load_settings()
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _safe_url(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
 
 
 backoffice.auth.cli.register_commands(main)

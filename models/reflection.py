@@ -25,7 +25,7 @@ from models.kinds import VOLATILE, relation_kinds, view_definitions
 from models.locating import identity_for
 from models.own import OWN_PREFIX
 
-__all__ = ["Reflection", "ReflectedTable", "reflect", "RESERVED_ATTRIBUTES"]
+__all__ = ["Reflection", "ReflectedTable", "reflect", "python_identifier", "RESERVED_ATTRIBUTES"]
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Reflection:
         return screen if screen is not None and self.tables[screen].table is table else None
 
 
-def _identifier(text: str) -> str:
+def python_identifier(text: str) -> str:
     """A Python identifier for any SQL name (class and attribute names)."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     cleaned = re.sub(r"\W+", "_", ascii_text).strip("_") or "t"
@@ -114,7 +114,7 @@ def _identifier(text: str) -> str:
 
 def _attribute(name: str, taken) -> str:
     """A safe, unique attribute name for column ``name``: the name itself when possible."""
-    key = name if name.isidentifier() and name.isascii() else _identifier(name)
+    key = name if name.isidentifier() and name.isascii() else python_identifier(name)
     if key in RESERVED_ATTRIBUTES or keyword.iskeyword(key) or key.startswith("_"):
         key = key.lstrip("_") + "_"
     while key in taken:
@@ -188,7 +188,7 @@ def _relationship_namer(taken: dict[type, set[str]]):
             stem = single[:-2]
         else:
             stem = "_".join(cols) + "_" + referred_cls.__table__.name
-        return _unique(taken, local_cls, _identifier(stem))
+        return _unique(taken, local_cls, python_identifier(stem))
 
     return name_scalar
 
@@ -309,7 +309,7 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
     for screen, entry in entries.items():
         # Declared up front so automap cannot skip it: views, tables without a primary
         # key and link tables (which automap would turn into a bare many-to-many).
-        class_name = _identifier(screen)
+        class_name = python_identifier(screen)
         while class_name in used:
             class_name += "_"
         used.add(class_name)
@@ -323,7 +323,7 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
     Base.prepare(
         name_for_scalar_relationship=_relationship_namer(taken),
         name_for_collection_relationship=lambda _b, local_cls, referred_cls, constraint: _unique(
-            taken, local_cls, _identifier(referred_cls.__table__.name + "_rows")),
+            taken, local_cls, python_identifier(referred_cls.__table__.name + "_rows")),
         generate_relationship=_only_many_to_one(_cycles(metadata)),
     )
     return Reflection(tables=entries, metadata=metadata, dialect=engine.dialect.name)

@@ -277,6 +277,19 @@ def test_the_guard_refuses_unauditable_orm_statements_and_allows_reads(app):
     assert scalar(app, "SELECT count(*) FROM genres WHERE name IN ('a', 'b', 'sneaky')") == 0
 
 
+def test_the_guard_refuses_a_bulk_orm_update_or_delete_with_returning(app):
+    Genre = model(app, "genres")
+    with app.app_context():
+        db = app.extensions["backoffice.db"]
+        for statement in (update(Genre).where(Genre.id == 1).values(name="r").returning(Genre.id),
+                          delete(Genre).where(Genre.id == 1).returning(Genre.name)):
+            with pytest.raises(AuditGuardError, match="this form of bulk statement on genres"):
+                db.session.execute(statement)
+            db.session.rollback()
+    assert scalar(app, "SELECT count(*) FROM genres WHERE id = 1 AND name <> 'r'") == 1
+    assert events(app) == []
+
+
 def test_a_flush_writing_rows_the_collector_did_not_see_is_refused(app):
     """A hook that writes a reflected table behind the collector's back cannot slip it in."""
     from audit_hooks.hookspecs import hookimpl

@@ -158,3 +158,224 @@ def test_run_view_once_calls_the_view_once_and_keeps_its_error():
     else:
         raise AssertionError("the view's error was swallowed")
     assert calls == ["1"]
+
+
+# -- Flask-Admin view internals: list URLs, cells, actions, hooks -----------------------------
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_list_url_writes_the_arguments_back_as_flask_admin_reads_them(app, movies):
+    index = next(i for i, f in enumerate(movies._filters) if f.column.key == "id" and f.operation() == "greater than")
+    with app.test_request_context(f"/admin/movies/?search=harbor&sort=0&desc=1&flt0_{index}=5&after=k"):
+        args = internals.list_arguments(movies)
+        url = internals.list_url(movies, args.clone(page=2))
+    with app.test_request_context(url):
+        again = internals.list_arguments(movies)
+    assert url.startswith("/admin/movies/")
+    assert (again.search, again.sort, bool(again.sort_desc), again.page) == ("harbor", 0, True, 2)
+    assert [(i, v) for i, _name, v in again.filters] == [(index, "5")] and again.extra_args == {"after": "k"}
+
+
+def _choices_view():
+    from flask_admin.contrib.sqla import ModelView
+    from sqlalchemy.orm import declarative_base
+
+    base = declarative_base()
+
+    class Thing(base):
+        __tablename__ = "thing"
+        id = Column(Integer, primary_key=True)
+        state = Column(String)
+
+    class ThingView(ModelView):
+        column_choices = {"state": [("a", "Active")]}
+
+    with pytest.warns(DeprecationWarning):  # a bare session: all this test needs
+        return ThingView(Thing, Session()), Thing
+
+
+def test_column_choices_is_the_map_flask_admin_shows_list_values_through():
+    view, thing = _choices_view()
+    assert internals.column_choices(view, "state") == {"a": "Active"}
+    assert internals.column_choices(view, "id") == {}
+    row = thing(id=1, state="a")
+    # Flask-Admin's own cell value goes through the same map (what the fast rows copy).
+    assert view.get_list_value(None, row, "state") == "Active"
+
+
+def test_list_value_is_flask_admins_notices_an_override_on_any_step():
+    from flask_admin.contrib.sqla import ModelView
+    from flask_admin.model import BaseModelView
+
+    for name in ("get_list_value", "_get_list_value", "_get_field_value"):
+        assert callable(vars(BaseModelView)[name]), name  # the path the fast rows copy
+    assert internals.list_value_is_flask_admins(ModelView)
+    for name in ("get_list_value", "_get_list_value", "_get_field_value"):
+        assert not internals.list_value_is_flask_admins(type("Custom", (ModelView,), {name: lambda self, *a: a}))
+    # Flask-Admin reads a field as rec_getattr does (views/ux.py and the fast rows use it).
+    view, thing = _choices_view()
+    assert view._get_field_value(thing(id=7), "id") == 7
+
+
+def test_actions_are_read_and_stored_where_flask_admin_keeps_them():
+    from flask_admin.actions import action
+    from flask_admin.contrib.sqla import ModelView
+
+    @action("ping", "Ping", "Sure?")
+    def ping(self, ids):
+        return ids
+
+    assert internals.action_declaration(ping) == ("ping", "Ping", "Sure?")
+    assert internals.action_declaration(lambda: None) is None
+    view, _thing = _choices_view()
+    handler = object()
+    internals.set_actions(view, [("ping", "Ping", handler, "Sure?"), ("other", "Other", len, None)])
+    assert internals.action_handler(view, "ping") is handler and internals.action_handler(view, "nope") is None
+    # Flask-Admin's public readers see exactly what was stored.
+    actions, confirmations = ModelView.get_actions_list(view)
+    assert actions == [("ping", "Ping"), ("other", "Other")] and confirmations == {"ping": "Sure?"}
+
+
+def test_before_view_runs_through_flask_admins_per_request_gate():
+    from flask import Flask, abort
+    from flask_admin import Admin, BaseView, expose
+
+    from flask_admin.model import BaseModelView
+
+    assert "_handle_view" in vars(BaseView) and "_get_filter_groups" in vars(BaseModelView)
+    seen = []
+
+    class Page(internals.BeforeViewHook, BaseView):
+        def before_view(self, name):
+            seen.append(name)
+            if name == "secret":
+                abort(404)
+            return None
+
+        @expose("/")
+        def index(self):
+            return "open"
+
+        @expose("/secret")
+        def secret(self):
+            return "should not run"
+
+    app = Flask("gate")
+    Admin(app).add_view(Page(name="Page", endpoint="page"))
+    client = app.test_client()
+    assert client.get("/admin/page/").get_data(as_text=True) == "open"
+    assert client.get("/admin/page/secret").status_code == 404
+    assert seen == ["index", "secret"]
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_shown_filter_groups_decides_the_filters_the_list_offers(app, movies):
+    with app.test_request_context("/admin/movies/"):
+        offered = movies._get_filter_groups()
+        everything = super(internals.FilterGroupsHook, movies)._get_filter_groups()
+    assert offered and everything and set(offered) <= set(everything)
+    assert all("index" in item for items in everything.values() for item in items)
+
+
+# -- no library private name outside internals.py ---------------------------------------------
+
+#: SQLAlchemy documents these underscored Row members as public (namedtuple style).
+PUBLIC_UNDERSCORED = {"_mapping", "_asdict", "_fields", "_t", "_tuple"}
+
+
+def _private(names) -> set[str]:
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def library_private_names() -> tuple[set[str], set[str]]:
+    """(names our classes inherit and could override, every library private name we could
+    reach): from dir() of the library classes the console subclasses or holds, and of a
+    real Flask-Admin model view and WTForms form after their set-up."""
+    import flask
+    import sqlalchemy
+    import wtforms
+    from flask_admin import Admin, BaseView
+    from flask_admin.actions import ActionsMixin
+    from flask_admin.contrib.sqla import ModelView
+    from flask_admin.model import BaseModelView
+    from sqlalchemy.engine import Connection, Engine, Row
+    from sqlalchemy.orm import Query
+
+    view, _thing = _choices_view()
+    with flask.Flask("names").test_request_context():
+        view._refresh_filters_cache()
+
+    class Probe(wtforms.Form):
+        name = wtforms.StringField()
+
+    form = Probe()
+    # Class-level names (methods a subclass could override) and what a set-up view or form
+    # holds on the instance (which only a subclass's ``self._x = ...`` could replace).
+    inherited = _private(set(dir(ModelView)) | set(dir(BaseModelView)) | set(dir(BaseView)) | set(dir(ActionsMixin))
+                         | set(dir(type(form))) | set(dir(wtforms.Field)) | set(dir(type(form.name)))
+                         | set(dir(wtforms.SelectField)) | set(dir(Rule)))
+    instance = _private(set(vars(view)) | set(vars(form)) | set(vars(form.name)))
+    held = _private(set(dir(Admin)) | set(dir(flask.Flask)) | set(dir(flask.Blueprint)) | set(dir(Session()))
+                    | set(dir(Query)) | set(dir(Connection)) | set(dir(Engine)) | set(dir(Row)) | set(dir(Map))
+                    | set(dir(sqlalchemy.update(Table("t", MetaData(), Column("id", Integer))))))
+    held |= inherited | instance | {"_flashes", "_action"}  # session["_flashes"]; @action's mark
+    return inherited - PUBLIC_UNDERSCORED, instance - PUBLIC_UNDERSCORED, held - PUBLIC_UNDERSCORED
+
+
+def private_uses(source: str, inherited: set[str], instance: set[str], held: set[str]) -> list[tuple[int, str]]:
+    """(line, name) of every library private name ``source`` uses: ``x._name`` or ``"_name"``
+    for a name the module does not define itself; a method defined in a class under a
+    library class's private method name (an override); ``self._name = ...`` for a name a
+    library class or its set-up instance holds."""
+    import ast
+    import io
+    import tokenize
+
+    tree = ast.parse(source)
+    own, overrides = set(), []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for item in ast.walk(node):
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in inherited:
+                    overrides.append((item.lineno, item.name))
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+            own.add(node.attr)
+            on_self = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
+            if node.attr in inherited | instance and on_self:
+                overrides.append((node.lineno, node.attr))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            own.add(node.id)
+    found = list(overrides)
+    previous = None
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.NAME and previous is not None and previous.string == "." \
+                and token.string in held and token.string not in own:
+            found.append((token.start[0], token.string))
+        elif token.type == tokenize.STRING and token.string[1:-1] in held and token.string[1:-1] not in own:
+            found.append((token.start[0], token.string[1:-1]))
+        if token.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT):
+            previous = token
+    return sorted(set(found))
+
+
+def test_no_library_private_name_outside_internals():
+    inherited, instance, held = names = library_private_names()
+    assert {"_handle_view", "_get_filter_groups", "_get_list_value", "_run_view", "_value"} <= inherited
+    assert {"_filters", "_actions_data", "_column_choices_map"} <= instance
+    assert {"_flushing", "_values", "_compile_builder", "_action"} <= held
+    found = [f"{path.relative_to(ROOT)}:{line}: {name}" for path, text in _product_sources()
+             for line, name in private_uses(text, *names)]
+    assert found == [], "library private names belong in backoffice/core/internals.py:\n" + "\n".join(found)
+
+
+def test_the_private_name_scan_catches_uses_and_overrides_and_spares_our_own():
+    names = library_private_names()
+    uses = private_uses("def f(view, s):\n    return view._filters[0], s._flushing, getattr(view, '_actions_data')\n",
+                        *names)
+    assert {name for _line, name in uses} == {"_filters", "_flushing", "_actions_data"}
+    override = "class V(Base):\n    def _handle_view(self, name):\n        self._actions = []\n"
+    assert {name for _line, name in private_uses(override, *names)} == {"_handle_view", "_actions"}
+    ours = ("class Cache:\n    def __init__(self):\n        self._values = {}\n\n    def get(self, k):\n"
+            "        return self._values[k], row._mapping  # not session._flushing\n")
+    assert private_uses(ours, *names) == []

@@ -17,7 +17,7 @@ from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
 from views import catalog_health, ux
-from views import checks, pages, revert
+from views import checks, page_spec, pages, revert
 from views.audit import AuditView
 from views.signins import SignInEventsView
 from views.base import ReflectedModelView
@@ -37,7 +37,7 @@ def register_rules(rules, custom_modules: tuple[str, ...] = ()) -> None:
     """The sections the screens read: ``[views.*]`` and ``[pages.*]``; ``custom_modules``
     (BACKOFFICE_CUSTOM_VIEWS) are checked with the custom screens of ``views/custom/``."""
     checks.register_rules(rules, custom_modules)
-    pages.register_rules(rules)
+    page_spec.register_rules(rules)
     revert.register_rules(rules)
 
 

@@ -11,8 +11,9 @@
 
 A forbidden screen, action or POST answers 404, exactly like a page that does not
 exist: the auth guard calls :meth:`RoleGuardMixin.refuses_request` before CSRF
-and the view run; ``_handle_view`` repeats the check in case a view is ever
-reached another way.
+and the view run; ``before_view`` (Flask-Admin's per-request gate, through
+``backoffice/core/internals.py``) repeats the check in case a view is ever reached
+another way.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 from flask import abort, request
 
 from backoffice.core.access import current_operator
+from backoffice.core.internals import BeforeViewHook, action_handler
 
 __all__ = ["RoleGuardMixin", "AccessPart", "require_role", "required_role_of"]
 
@@ -60,7 +62,7 @@ def required_role_of(fn: Any, default: str | None) -> str | None:
     return getattr(fn, _ROLE_ATTRIBUTE, default)
 
 
-class RoleGuardMixin:
+class RoleGuardMixin(BeforeViewHook):
     """Put before ``BaseView`` in the bases: the page exists only for ``view_role`` and up."""
 
     #: Least role that may see this page at all (``None`` or "nobody": no one).
@@ -82,10 +84,10 @@ class RoleGuardMixin:
         operator = current_operator()
         return not operator.may(self.view_role) or not operator.may(self.required_role(method_name))
 
-    def _handle_view(self, name, **kwargs):
+    def before_view(self, name: str):
         if self.refuses_request(name):
             abort(404)
-        return super()._handle_view(name, **kwargs)  # type: ignore[misc]
+        return super().before_view(name)
 
 
 def _permission(flag: str, role_attribute: str) -> property:
@@ -104,7 +106,7 @@ def _permission(flag: str, role_attribute: str) -> property:
 class AccessPart(RoleGuardMixin):
     """Part of :class:`~views.base.ReflectedModelView` (any ``ModelView`` may use it): the
     ``*_role`` attributes become the permissions. Owns ``is_accessible``,
-    ``inaccessible_callback``, ``_handle_view``, ``is_action_allowed`` and ``can_*``."""
+    ``inaccessible_callback``, ``before_view``, ``is_action_allowed`` and ``can_*``."""
 
     create_role: str | None = "admin"
     edit_role: str | None = "operator"
@@ -149,13 +151,13 @@ class AccessPart(RoleGuardMixin):
         if method_name == "action_view" and request.method == "POST":
             # An action this operator may not run, or none at all: the endpoint does not exist for them.
             name = request.form.get("action", "")
-            return name not in getattr(self, "_actions_data", {}) or not self.is_action_allowed(name)
+            return action_handler(self, name) is None or not self.is_action_allowed(name)
         return False
 
     def is_action_allowed(self, name: str) -> bool:
         """``delete`` follows ``delete_role``; other actions their :func:`require_role`, else ``edit_role``."""
         if name == "delete":
             return self.can_delete and super().is_action_allowed(name)  # type: ignore[misc]
-        handler = getattr(self, "_actions_data", {}).get(name, (None,))[0]
+        handler = action_handler(self, name)
         needed = required_role_of(handler, self.edit_role)
         return current_operator().may(needed) and super().is_action_allowed(name)  # type: ignore[misc]

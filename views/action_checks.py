@@ -1,6 +1,6 @@
 """Checks of ``[views.<table>.actions.<name>]`` against the reflected schema (E040-E044).
 
-Called by :class:`views.checks._ViewChecker` for every screen an entry applies to, so a
+Called by :class:`views.view_checker.ViewChecker` for every screen an entry applies to, so a
 declared action is refused by ``backoffice check`` (and at start-up) exactly like any other
 option: bad names and keys, columns it may not set, values that do not fit their column,
 unknown roles, a confirmation threshold out of range.

@@ -26,7 +26,7 @@ from flask_admin.contrib.sqla.form import AdminModelConverter
 from flask_admin.model.form import converts
 from wtforms import fields
 
-from backoffice.core.internals import RunViewOnce
+from backoffice.core.internals import RunViewOnce, action_declaration, set_actions
 from backoffice.web.csrf import SecureForm
 from models.reflection import ReflectedTable
 
@@ -105,16 +105,14 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
         class (``views/startup.py``); the result is exactly Flask-Admin's, in its order."""
         own = vars(self)
         names = {name for name in class_action_names(type(self)) if name not in own}
-        names.update(name for name, value in own.items() if hasattr(value, "_action"))
-        self._actions = []
-        self._actions_data = {}
+        names.update(name for name, value in own.items() if action_declaration(value))
+        actions = []
         for name in sorted(names):  # dir() order, as Flask-Admin iterates
-            action_name, text, desc = tools.get_dict_attr(self, name)._action
-            self._actions.append((action_name, text))
-            self._actions_data[action_name] = (getattr(self, name), text, desc)
+            action_name, text, desc = action_declaration(tools.get_dict_attr(self, name))
+            actions.append((action_name, text, getattr(self, name), desc))
         for action_name, text, handler in self.declared_action_handlers():  # the file's (WritesPart)
-            self._actions.append((action_name, text))
-            self._actions_data[action_name] = (handler, text, None)
+            actions.append((action_name, text, handler, None))
+        set_actions(self, actions)
 
 
 def view_for(entry: ReflectedTable, screen: str, db) -> ReflectedModelView:

@@ -15,13 +15,14 @@ from datetime import date, datetime, time, timedelta
 from wtforms import fields
 from wtforms.fields.choices import SelectChoice
 
+from backoffice.core.internals import WidgetText
 from backoffice.core.values import JSON_DEPTH_LIMIT, json_depth, opaque
 
 __all__ = ["NullableBooleanField", "IsoDateTimeField", "IsoDateField", "IsoTimeField", "UUIDField", "IntervalField", "PlainTextField", "format_interval", "JSONValueField",
            "ArrayField", "IntegerArrayField", "keep_stored_values"]
 
 
-class _TextValueField(fields.StringField):
+class _TextValueField(WidgetText, fields.StringField):
     """A text input holding one typed value; subclasses define parse and render."""
 
     def _parse(self, text: str):  # pragma: no cover - abstract
@@ -30,7 +31,7 @@ class _TextValueField(fields.StringField):
     def _render(self, value) -> str:
         return str(value)
 
-    def _value(self) -> str:
+    def widget_text(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
         return "" if self.data is None else self._render(self.data)
@@ -152,12 +153,12 @@ def _parse_json(text: str):
         raise ValueError(f"invalid JSON: {exc}") from None
 
 
-class JSONValueField(fields.TextAreaField):
+class JSONValueField(WidgetText, fields.TextAreaField):
     """A JSON document as text. Unlike Flask-Admin's JSONField, an empty list, an empty
     object, zero and false render as themselves (not as ``{}``), NULL renders empty, and
     a document nested deeper than the console opens is refused with a message."""
 
-    def _value(self) -> str:
+    def widget_text(self) -> str:
         if self.raw_data:
             return self.raw_data[0]
         return "" if self.data is None else json.dumps(self.data, ensure_ascii=False)

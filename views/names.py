@@ -4,7 +4,7 @@ of ``views``, so any screen module may use it without closing a loop.
 """
 from __future__ import annotations
 
-from models.reflection import _identifier
+from models.reflection import python_identifier
 
 __all__ = ["endpoint_for", "screen_url", "add_view", "views_of", "AUDIT_VIEW_ROLE", "LIST_TEXT_LIMIT", "NULL_MARK",
            "db_session"]
@@ -20,7 +20,7 @@ NULL_MARK = "\x00"
 
 def endpoint_for(screen: str) -> str:
     """The Flask endpoint (blueprint) name of a table's screen."""
-    return "table_" + _identifier(screen)
+    return "table_" + python_identifier(screen)
 
 
 def screen_url(screen: str) -> str:

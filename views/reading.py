@@ -2,7 +2,7 @@
 
 :class:`ReadingPart` owns every Flask-Admin hook that reads rows: ``get_list`` (the
 list page: count, order, page), ``get_one`` and ``get_pk_value`` (a row's identity in
-URLs), ``is_sortable`` and ``_get_filter_groups`` (what the list offers to sort and
+URLs), ``is_sortable`` and ``shown_filter_groups`` (what the list offers to sort and
 filter by). Flask-Admin counts every row on every list page and pages with OFFSET; on
 a million-row table that costs more than the rest of the request. Here:
 
@@ -18,28 +18,29 @@ a million-row table that costs more than the rest of the request. Here:
 - a relation the database refuses to read shows an empty list and the reason.
 
 Whether a table is large is decided from ``pg_class`` (or a bounded probe on SQLite
-and views) and remembered for ``size_cache_seconds``, never counted per request.
+and views) and remembered for ``size_cache_seconds``, never counted per request
+(:class:`views.table_offer.TableOffer`: the table's size and its indexed columns).
 """
 from __future__ import annotations
 
-import time
-
 from flask import flash, g, request
-from sqlalchemy import func, inspect, literal_column, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
+from backoffice.core.internals import FilterGroupsHook, list_arguments, list_filter, list_url
 from backoffice.replica.heavy import read_heavy
-from views.keyset import PageKeyError, decode_key, encode_key, seek_condition, seekable
 from views.identity import encode_identity, find_row
 from views.inline import stand_in
+from views.keyset import PageKeyError, decode_key, encode_key, seek_condition
 from views.names import db_session
-from views.paging import ListingPage, ShownCount, TableSize, count_plan, measure_table, requested_order
-from views.rowactions import ROW_PROBE, ROW_PLACEHOLDER
+from views.paging import ListingPage, ShownCount, TableSize, count_plan, requested_order
+from views.rowactions import ROW_PLACEHOLDER, ROW_PROBE
+from views.table_offer import TableOffer
 
 __all__ = ["ReadingPart"]
 
 
-class ReadingPart:
+class ReadingPart(FilterGroupsHook, TableOffer):
     """Part of :class:`~views.base.ReflectedModelView`: list query, counts, paging, row identity,
     what can be sorted and filtered (see the module docstring). Needs ``self.entry``."""
 
@@ -104,99 +105,18 @@ class ReadingPart:
             return True
         return name in self.indexed_attributes()
 
-    def _get_filter_groups(self):
-        groups = super()._get_filter_groups()
-        if not groups or not self.filters_defaulted or not self.indexed_only():
+    def shown_filter_groups(self, groups):
+        if not self.filters_defaulted or not self.indexed_only():
             return groups
         indexed = self.indexed_columns()
-        # The entries keep their index into self._filters, so the URLs of the filters
+        # The entries keep their index into the view's filters, so the URLs of the filters
         # that remain (and of any bookmarked one) mean what they meant before.
         kept = {}
         for label, items in groups.items():
-            items = [item for item in items if getattr(self._filters[item["index"]], "column", None) in indexed]
+            items = [item for item in items if getattr(list_filter(self, item["index"]), "column", None) in indexed]
             if items:
                 kept[label] = items
         return type(groups)(kept)
-
-    # -- what the table offers ---------------------------------------------------------------
-
-    def table_size(self) -> TableSize:
-        """The cached size decision for this screen's table (at most one cheap query per period)."""
-        now = time.monotonic()
-        if self._size is None or now - self._size.measured_at > self.size_cache_seconds:
-            self._size = measure_table(db_session(self), self.entry, self.exact_count_limit, now)
-        return self._size
-
-    def current_listing(self) -> ListingPage | None:
-        """The paging state of the list page being rendered (for the template)."""
-        return g.get("_backoffice_listing")
-
-    def indexed_only(self) -> bool:
-        """Whether this screen's default sort links and filters are narrowed to indexed columns now."""
-        return (self.sortable_defaulted or self.filters_defaulted) and self.table_size().large
-
-    def indexed_attributes(self) -> frozenset[str]:
-        """Attribute keys of the columns an index leads with (the primary key included).
-        The reflected indexes do not change while the console runs: computed once."""
-        keys = self.__dict__.get("_indexed_attributes")
-        if keys is None:
-            keys = self._indexed_attributes = frozenset(
-                key for name in self._indexed_names() if (key := self._attribute(self.entry.table.c[name])))
-        return keys
-
-    def indexed_columns(self) -> frozenset:
-        columns = self.__dict__.get("_indexed_columns")
-        if columns is None:
-            table = self.entry.table
-            columns = self._indexed_columns = frozenset(
-                table.c[name] for name in self._indexed_names() if name in table.c)
-        return columns
-
-    def indexed_only_note(self) -> str | None:
-        """What the list says under the table when it offers fewer columns than usual."""
-        if not self.indexed_only():
-            return None
-        indexed = self.indexed_attributes()
-        offered = [self.column_labels.get(key, key) for key in self.column_sortable_list or () if key in indexed]
-        how = " and ".join(w for w, on in (("sorted", self.sortable_defaulted),
-                                           ("filtered", self.filters_defaulted)) if on)
-        columns = ", ".join(offered) if offered else "the primary key"
-        return (f"This table is large: it can be {how} by indexed columns only ({columns}). "
-                "Declare sortable or filters for this screen to offer others.")
-
-    def keyset_columns(self, sort_name: str | None):
-        """The columns of a seek ordering for ``sort_name`` (None = primary key), or None."""
-        table = self.entry.table
-        # Only a declared primary key is unique; the stand-in key of a view is not.
-        pk = [c.name for c in table.primary_key.columns]
-        if not pk:
-            return None
-        if sort_name is not None:
-            if sort_name not in table.c or sort_name not in self._indexed_names():
-                return None
-            names = [sort_name] + [n for n in pk if n != sort_name]
-        else:
-            names = pk
-        columns = [table.c[n] for n in names]
-        if not all(seekable(c) and self._attribute(c) for c in columns):
-            return None
-        return columns
-
-    def _attribute(self, column) -> str | None:
-        try:
-            return inspect(self.entry.model).get_property_by_column(column).key
-        except Exception:  # a column the mapping does not expose
-            return None
-
-    def _indexed_names(self) -> set[str]:
-        table = self.entry.table
-        leading = {index.columns[0].name for index in table.indexes if len(index.columns)}
-        leading.update(c.columns[0].name for c in table.constraints
-                       if c.__class__.__name__ == "UniqueConstraint" and len(c.columns))
-        pk = list(table.primary_key.columns)
-        if pk:
-            leading.add(pk[0].name)
-        return leading
 
     # -- the list page -----------------------------------------------------------------------
 
@@ -244,10 +164,10 @@ class ReadingPart:
         return ShownCount(self.count_cap, "capped") if rows > self.count_cap else ShownCount(rows)
 
     def _url(self, page: int, **keys) -> str:
-        args = self._get_list_extra_args()
+        args = list_arguments(self)
         extra = {k: v for k, v in args.extra_args.items() if k not in ("after", "before")}
         extra.update({k: v for k, v in keys.items() if v is not None})
-        return self._get_list_url(args.clone(page=page or None, extra_args=extra))
+        return list_url(self, args.clone(page=page or None, extra_args=extra))
 
     def _keyset_page(self, base, columns, desc: bool, page: int, page_size: int):
         listing = ListingPage("keyset", first_url=self._url(0))

@@ -25,11 +25,12 @@ from urllib.parse import quote_plus
 
 from flask import g
 from flask_admin.babel import gettext
-from flask_admin.model import BaseModelView
 from flask_admin.model import template as row_templates
+from flask_admin.tools import rec_getattr
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
+from backoffice.core.internals import column_choices, list_value_is_flask_admins
 from views.inline import inline_details, locatable
 
 __all__ = ["RowRendering", "URL_ACTIONS", "FORM_ACTIONS", "LIST_TEMPLATE", "ROW_PROBE", "ROW_PLACEHOLDER"]
@@ -97,21 +98,16 @@ class RowRendering:
     def render_row_cells(self, context, row, list_columns) -> Markup:
         """The ``<td>`` of every list column of one row, as Flask-Admin's cell loop renders
         them when no column is editable in the list (values as ``get_list_value`` gives them)."""
-        if not self._list_value_is_flask_admins():
+        if not list_value_is_flask_admins(type(self)):
             value = self.get_list_value  # type: ignore[attr-defined]
             return Markup("".join(f'<td class="col-{escape(c)}">{escape(value(context, row, c))}</td>'
                                   for c, _name in list_columns))
         cells = self._cell_plans(list_columns)
         return Markup("".join(f'{opening}{escape(value(context, row))}</td>' for opening, value in cells))
 
-    def _list_value_is_flask_admins(self) -> bool:
-        cls = type(self)
-        return (cls.get_list_value is BaseModelView.get_list_value
-                and cls._get_list_value is BaseModelView._get_list_value)
-
     def _cell_plans(self, list_columns):
         """Per page: each column's ``<td>`` opening and a function giving its value exactly as
-        ``BaseModelView._get_list_value`` does, with the lookups it repeats per cell done once."""
+        Flask-Admin's ``get_list_value`` does, with the lookups it repeats per cell done once."""
         plans = g.setdefault("_backoffice_cell_plans", {})
         plan = plans.get(id(self))
         if plan is not None and plan[0] is list_columns:
@@ -127,11 +123,10 @@ class RowRendering:
 
         def cell(name):
             fmt = self.column_formatters.get(name)  # type: ignore[attr-defined]
-            choices = self._column_choices_map.get(name, {})  # type: ignore[attr-defined]
-            get_field = self._get_field_value  # type: ignore[attr-defined]
+            choices = column_choices(self, name)
 
             def value_of(context, model):
-                value = fmt(self, context, model, name) if fmt is not None else get_field(model, name)
+                value = fmt(self, context, model, name) if fmt is not None else rec_getattr(model, name)
                 if choices:
                     return choices.get(value) or value
                 type_fmt = type_formatter_of(value)
@@ -140,8 +135,7 @@ class RowRendering:
                 try:
                     return type_fmt(self, value, name)
                 except TypeError:  # an old two-argument formatter: Flask-Admin's own path handles it
-                    formatters = self.column_formatters  # type: ignore[attr-defined]
-                    return self._get_list_value(context, model, name, formatters, type_formatters)
+                    return self.get_list_value(context, model, name)  # type: ignore[attr-defined]
 
             return f'<td class="col-{escape(name)}">', value_of
 

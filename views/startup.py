@@ -7,11 +7,13 @@ each of the ~280 names, the instance and its whole MRO. At 500 tables that is
 same class. ``ReflectedModelView.init_actions`` (``views/base.py``) overrides the hook:
 which class attributes are actions is computed once per class (:func:`class_action_names`),
 the instance's own attributes are still looked at every time, and the result
-(``_actions``, ``_actions_data``) is exactly Flask-Admin's, in the same order.
+(stored through ``backoffice.core.internals.set_actions``) is exactly Flask-Admin's, in the same order.
 """
 from __future__ import annotations
 
 from weakref import WeakKeyDictionary
+
+from backoffice.core.internals import action_declaration
 
 __all__ = ["class_action_names"]
 
@@ -27,7 +29,7 @@ def class_action_names(cls: type) -> frozenset[str]:
         for name in dir(cls):
             for klass in cls.__mro__:
                 if name in vars(klass):
-                    if hasattr(vars(klass)[name], "_action"):
+                    if action_declaration(vars(klass)[name]):
                         found.add(name)
                     break
         names = _ACTION_NAMES[cls] = frozenset(found)

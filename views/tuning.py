@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import inspect as sa_inspect
 
-from models.reflection import ReflectedTable, _identifier
+from models.reflection import ReflectedTable, python_identifier
 
 from views.base import ReflectedModelView
-from views.checks import effective_views, sort_keys
+from views.checks import effective_views
+from views.view_checker import sort_keys
 from views.declared_actions import parse_actions
 from views.formatters import build_formatter, build_link
 
@@ -177,7 +178,7 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
         kwargs["name"] = spec["label"]
     if "category" in spec:
         kwargs["category"] = spec["category"]
-    cls = type(f"{view_class.__name__}_{_identifier(entry.name)}", (view_class,), attrs) if attrs else view_class
+    cls = type(f"{view_class.__name__}_{python_identifier(entry.name)}", (view_class,), attrs) if attrs else view_class
     return cls, kwargs
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 
 from flask import flash
 from flask_admin.menu import MenuCategory
+from flask_admin.tools import rec_getattr
 from markupsafe import Markup, escape
 
 from backoffice.core.values import opaque
@@ -124,7 +125,7 @@ def decorated(original, name: str, in_list: bool):
     status = name.rsplit(".", 1)[-1] in STATUS_COLUMNS
 
     def render(view, context, model, column_name):
-        raw = view._get_field_value(model, name)
+        raw = rec_getattr(model, name)
         shown = original(view, context, model, column_name) if original else raw
         if isinstance(raw, dt.datetime):
             return timestamp(raw, shown)

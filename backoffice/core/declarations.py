@@ -6,7 +6,7 @@ Sections (each owned by the subsystem that reads it)::
     [health.<name>]     catalog-health checks                          (backoffice/catalog/)
     [queues.<name>]     review queues                                  (views/review_queue...)
     [hooks]             extra audit hooks: audit = ["pkg.mod:func"]    (audit_hooks/)
-    [pages.<name>]      declared read-only pages from one SELECT        (views/pages.py)
+    [pages.<name>]      declared read-only pages from one SELECT        (views/page_spec.py)
 
 Loading only parses. What the file may hold and how it is checked is a
 :class:`Rules` object: each subsystem adds its section's options, its problem ids and

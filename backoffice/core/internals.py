@@ -12,7 +12,9 @@ from typing import Any
 from werkzeug.routing import Rule
 
 __all__ = ["LazyBuildRule", "session_is_flushing", "update_values", "list_arguments", "column_by_index",
-           "export_columns", "list_filter", "RunViewOnce"]
+           "export_columns", "list_filter", "list_url", "column_choices", "list_value_is_flask_admins",
+           "action_declaration", "set_actions", "action_handler", "BeforeViewHook", "FilterGroupsHook",
+           "RunViewOnce", "WidgetText"]
 
 
 class LazyBuildRule(Rule):
@@ -93,6 +95,55 @@ def list_filter(view: Any, index: int) -> Any:
     return view._filters[index]
 
 
+def list_url(view: Any, args: Any) -> str:
+    """The list URL for ``args`` (a ``ViewArgs``, e.g. :func:`list_arguments` ``.clone(...)``),
+    filters written back as ``flt<n>_<name>``: ``BaseModelView._get_list_url()``. The keyset
+    pager's links must carry the list's filters exactly as Flask-Admin spells them."""
+    return view._get_list_url(args)
+
+
+# -- Flask-Admin 2.2 BaseModelView: how a list cell gets its value (views/rowactions.py) -----
+
+def column_choices(view: Any, name: str) -> dict:
+    """``{stored value: shown text}`` of column ``name`` (empty when it has no choices), as
+    Flask-Admin built it from ``column_choices``: ``BaseModelView._column_choices_map``."""
+    return view._column_choices_map.get(name, {})
+
+
+def list_value_is_flask_admins(cls: type) -> bool:
+    """True when ``cls`` gets its list cells' values exactly as ``BaseModelView`` does
+    (``get_list_value`` -> ``_get_list_value`` -> ``_get_field_value``, none overridden), so
+    a copy of that path (the fast rows) renders the same text."""
+    from flask_admin.model import BaseModelView
+
+    return all(getattr(cls, name) is getattr(BaseModelView, name)
+               for name in ("get_list_value", "_get_list_value", "_get_field_value"))
+
+
+# -- Flask-Admin 2.2 ActionsMixin: the list's batch actions (views/base.py, views/access.py) -
+
+def action_declaration(value: Any) -> tuple[str, str, str | None] | None:
+    """``(name, text, confirmation)`` when ``value`` was decorated with Flask-Admin's
+    ``@action``, else None: the decorator stores it as the function attribute ``_action``
+    and offers no reader."""
+    return getattr(value, "_action", None)
+
+
+def set_actions(view: Any, actions: list[tuple[str, str, Any, str | None]]) -> None:
+    """Give ``view`` its batch actions, ``(name, text, handler, confirmation)`` in order, where
+    ``ActionsMixin.init_actions`` would have put them (``_actions``, ``_actions_data``): the
+    documented hook is ``init_actions`` itself, which only knows ``@action`` methods."""
+    view._actions = [(name, text) for name, text, _handler, _confirmation in actions]
+    view._actions_data = {name: (handler, text, confirmation) for name, text, handler, confirmation in actions}
+
+
+def action_handler(view: Any, name: str) -> Any:
+    """The bound handler of batch action ``name`` (None when the view has no such action):
+    ``ActionsMixin._actions_data``. ``get_actions_list`` filters by ``is_action_allowed``,
+    which is what asks for the handler."""
+    return getattr(view, "_actions_data", {}).get(name, (None,))[0]
+
+
 # -- screens (views) -------------------------------------------------------------------------
 
 class RunViewOnce:
@@ -109,3 +160,57 @@ class RunViewOnce:
 
     def _run_view(self, fn, *args, **kwargs):
         return fn(self, *args, **kwargs)
+
+
+class BeforeViewHook:
+    """Mixin for Flask-Admin views (before ``BaseView`` in the bases): ``before_view(name)``
+    runs before every exposed method, ahead of Flask-Admin's ``is_accessible`` check.
+
+    Flask-Admin's only per-request gate is the underscored ``BaseView._handle_view(name,
+    **kwargs)``; a non-None return ends the request with that response. Parts implement the
+    public :meth:`before_view` (raise ``abort(404)``, or return a response) instead.
+    """
+
+    def before_view(self, name: str) -> Any:
+        """Called with the exposed method's name; a non-None result is the response."""
+        return None
+
+    def _handle_view(self, name, **kwargs):
+        response = self.before_view(name)
+        if response is not None:
+            return response
+        return super()._handle_view(name, **kwargs)  # type: ignore[misc]
+
+
+class FilterGroupsHook:
+    """Mixin for Flask-Admin model views: ``shown_filter_groups(groups)`` narrows the filters
+    the list offers (``OrderedDict`` label -> entries, each with its ``index`` into the
+    view's filters, see :func:`list_filter`).
+
+    Flask-Admin renders the filter menu from ``BaseModelView._get_filter_groups()``; there
+    is no public hook between the filters it knows (which stay valid in URLs) and the ones
+    it shows.
+    """
+
+    def shown_filter_groups(self, groups: Any) -> Any:
+        return groups
+
+    def _get_filter_groups(self):
+        groups = super()._get_filter_groups()  # type: ignore[misc]
+        return self.shown_filter_groups(groups) if groups else groups
+
+
+class WidgetText:
+    """Mixin for WTForms fields (before the field class in the bases): ``widget_text()`` is
+    the text the input widget shows.
+
+    WTForms' widgets read it from the underscored ``Field._value()`` (its documentation
+    tells custom fields to override that); there is no public name for it.
+    """
+
+    def widget_text(self) -> str:
+        return super()._value()  # type: ignore[misc]
+
+    def _value(self) -> str:
+        return self.widget_text()
+

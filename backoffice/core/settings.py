@@ -2,24 +2,24 @@
 
 Each :class:`Setting` names its variable, its default, how the text is converted
 and what it means. :func:`load_settings` converts them all and reports every bad
-value together; nothing else in the code base reads ``os.environ``.
+value together; nothing else in the code base reads ``os.environ``. The converters are in
+:mod:`backoffice.core.converters`.
 """
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import logging
 import os
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from backoffice.core import converters as convert
+# Part of this module's public face since before the converters had a module of their own.
+from backoffice.core.converters import MIN_SIGNING_KEY, normalise_database_url, redact_url, signing_key
 
-__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url", "signing_key",
+__all__ = ["Settings", "SettingsError", "SETTINGS", "load_settings", "normalise_database_url", "redact_url",
+           "signing_key",
            "MIN_SIGNING_KEY"]
 
 log = logging.getLogger(__name__)
@@ -33,172 +33,6 @@ class SettingsError(ValueError):
         super().__init__("invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
-    expected = f"an integer between {minimum} and {maximum}" if maximum is not None else f"an integer >= {minimum}"
-
-    def convert(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(expected) from None
-        if value < minimum or (maximum is not None and value > maximum):
-            raise ValueError(expected)
-        return value
-
-    return convert
-
-
-def _flag(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("", "0", "false", "no", "off"):
-        return False
-    raise ValueError("1 or 0 (also true/false, yes/no, on/off)")
-
-
-def _text(text: str) -> str:
-    return text
-
-
-def _realm(text: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
-        raise ValueError("printable text without control characters")
-    if not text.strip():
-        raise ValueError("a non-empty realm name")
-    return text
-
-
-def _names(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-_MODULE_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-
-
-def _module_paths(text: str) -> tuple[str, ...]:
-    paths = _names(text)
-    bad = [path for path in paths if not _MODULE_PATH.fullmatch(path)]
-    if bad:
-        raise ValueError(f"dotted module paths such as my_console.screens, comma separated ({bad[0]!r} is not one)")
-    return paths
-
-
-def normalise_database_url(text: str) -> str:
-    """Return ``text`` as a SQLAlchemy URL with an explicit, installed driver.
-
-    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3, which is not a
-    dependency here; ``postgres://`` (Heroku style) is not understood at all.
-    """
-    text = text.strip()
-    for prefix in ("postgres://", "postgresql://"):
-        if text.startswith(prefix):
-            text = "postgresql+psycopg2://" + text[len(prefix):]
-    try:
-        url = make_url(text)
-    except ArgumentError:
-        raise ValueError("a database URL such as postgresql://user:pass@host/db or sqlite:///path.db") from None
-    if url.get_backend_name() not in ("postgresql", "sqlite"):
-        raise ValueError("a postgresql:// or sqlite:/// URL")
-    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg2":
-        raise ValueError("a PostgreSQL URL using the psycopg2 driver (postgresql:// or postgresql+psycopg2://)")
-    return url.render_as_string(hide_password=False)
-
-
-_KEY_ID = re.compile(r"[A-Za-z0-9_.-]{1,32}")
-#: Shortest signing key accepted: 32 characters (e.g. ``secrets.token_urlsafe(32)`` gives 43).
-MIN_SIGNING_KEY = 32
-
-
-def _key_id(key: str) -> str:
-    # A stable, short name for a key given without one; a fingerprint, not the key.
-    return "k" + hashlib.sha256(b"backoffice-audit-key-id:" + key.encode()).hexdigest()[:8]
-
-
-def signing_key(text: str) -> tuple[str, str]:
-    """``kid:key`` or a bare key (its id is then derived from it) -> (kid, key)."""
-    text = text.strip()
-    kid, sep, rest = text.partition(":")
-    if sep and _KEY_ID.fullmatch(kid) and len(rest) >= MIN_SIGNING_KEY:
-        return kid, rest
-    if len(text) < MIN_SIGNING_KEY:
-        raise ValueError(f"a key of at least {MIN_SIGNING_KEY} characters, optionally as kid:key "
-                         "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')")
-    return _key_id(text), text
-
-
-def _signing_keys(text: str) -> tuple[tuple[str, str], ...]:
-    keys = tuple(signing_key(part) for part in text.split(",") if part.strip())
-    if len({kid for kid, _ in keys}) != len(keys):
-        raise ValueError("keys with distinct ids")
-    return keys
-
-
-def _replica_url(text: str) -> str:
-    url = normalise_database_url(text)
-    if not url.startswith("postgresql"):
-        raise ValueError("a postgresql:// URL of a streaming replica (SQLite has no replicas)")
-    return url
-
-
-def _token(text: str) -> str:
-    # A scrape token is a shared secret sent on every scrape: refuse one a person could guess.
-    if len(text.strip()) < 16 or any(ch.isspace() or ord(ch) < 33 or ord(ch) > 126 for ch in text.strip()):
-        raise ValueError("at least 16 printable ASCII characters without spaces (e.g. openssl rand -hex 32)")
-    return text.strip()
-
-
-#: Headers a client or the server itself controls: naming one of them as the
-#: single-sign-on header would let anybody claim any identity.
-_RESERVED_HEADERS = {"authorization", "cookie", "host", "x-forwarded-for", "x-forwarded-proto",
-                     "x-forwarded-host", "x-forwarded-port", "x-request-id", "content-type", "content-length"}
-
-
-def _header_name(text: str) -> str:
-    name = text.strip()
-    if not name or not all(ch.isalnum() or ch == "-" for ch in name):
-        raise ValueError("an HTTP header name such as X-Forwarded-Email (letters, digits and dashes)")
-    if name.lower() in _RESERVED_HEADERS:
-        raise ValueError(f"a header set only by the sign-in proxy, not {name}")
-    return name
-
-
-def _networks(text: str) -> tuple[str, ...]:
-    found = []
-    for part in _names(text):
-        try:
-            found.append(str(ipaddress.ip_network(part, strict=False)))
-        except ValueError:
-            raise ValueError(f"comma-separated addresses or CIDR networks ({part!r} is neither)") from None
-    return tuple(found)
-
-
-def _allowed_networks(text: str) -> tuple[str, ...]:
-    # Strict: "10.1.2.3/8" would silently widen to all of 10.0.0.0/8; say so instead of guessing.
-    found = []
-    for part in _names(text):
-        try:
-            found.append(str(ipaddress.ip_network(part)))
-        except ValueError:
-            try:
-                meant = ipaddress.ip_network(part, strict=False)
-            except ValueError:
-                raise ValueError(f"comma-separated IPv4/IPv6 addresses or CIDR networks such as 10.0.0.0/8 "
-                                 f"or 2001:db8::/32 ({part!r} is neither)") from None
-            raise ValueError(f"CIDR networks without host bits ({part!r} has host bits set: "
-                             f"write {meant} for the whole network or {part.split('/')[0]} for one address)") from None
-    if not found:
-        raise ValueError("at least one network (leave the variable unset to allow every address)")
-    return tuple(found)
-
-
-def _storage_uri(text: str) -> str:
-    scheme = text.split("://", 1)[0] if "://" in text else ""
-    if scheme not in ("memory", "redis", "rediss", "redis+unix"):
-        raise ValueError("memory:// or redis://host:port")
-    return text
-
-
 @dataclass(frozen=True)
 class Setting:
     """One environment variable: its name, default text, converter and meaning."""
@@ -210,72 +44,68 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DATABASE_URL", None, normalise_database_url,
+    Setting("DATABASE_URL", None, convert.normalise_database_url,
             "Target database; default: the demo catalog in a SQLite file in the instance folder"),
-    Setting("PORT", "3000", _integer(1, 65535), "Port for `backoffice serve` and the container"),
-    Setting("SECRET_KEY", None, _text,
+    Setting("PORT", "3000", convert.integer(1, 65535), "Port for `backoffice serve` and the container"),
+    Setting("SECRET_KEY", None, convert.plain_text,
             "Signs CSRF tokens; when unset one is generated once and kept in the instance folder"),
-    Setting("OPERATOR_AUTH_USERNAME", None, _text, "The single operator account (role admin)"),
-    Setting("OPERATOR_AUTH_PASSWORD", None, _text, "Password of that account"),
-    Setting("OPERATOR_AUTH_REQUIRED", "0", _flag, "1 = refuse every protected route when no credentials are configured"),
-    Setting("OPERATOR_AUTH_REALM", "Backoffice Operators", _realm, "Realm of the basic-auth challenge"),
-    Setting("OPERATOR_AUTH_USERS_FILE", None, _text, "File of username:role:password-hash lines"),
-    Setting("OPERATOR_AUTH_RATE_LIMIT_MAX", "30", _integer(1), "Failed attempts allowed per client address per window"),
-    Setting("OPERATOR_AUTH_RATE_LIMIT_WINDOW_SECONDS", "900", _integer(1), "Length of that window"),
-    Setting("RATELIMIT_STORAGE_URI", None, _storage_uri,
+    Setting("OPERATOR_AUTH_USERNAME", None, convert.plain_text, "The single operator account (role admin)"),
+    Setting("OPERATOR_AUTH_PASSWORD", None, convert.plain_text, "Password of that account"),
+    Setting("OPERATOR_AUTH_REQUIRED", "0", convert.flag,
+            "1 = refuse every protected route when no credentials are configured"),
+    Setting("OPERATOR_AUTH_REALM", "Backoffice Operators", convert.realm, "Realm of the basic-auth challenge"),
+    Setting("OPERATOR_AUTH_USERS_FILE", None, convert.plain_text, "File of username:role:password-hash lines"),
+    Setting("OPERATOR_AUTH_RATE_LIMIT_MAX", "30", convert.integer(1),
+            "Failed attempts allowed per client address per window"),
+    Setting("OPERATOR_AUTH_RATE_LIMIT_WINDOW_SECONDS", "900", convert.integer(1), "Length of that window"),
+    Setting("RATELIMIT_STORAGE_URI", None, convert.storage_uri,
             "Where failed-attempt counts live (default: REDIS_URL, else a file shared by this host's workers)"),
-    Setting("REDIS_URL", None, _storage_uri, "The deployment's Redis; the failed-attempt store when "
+    Setting("REDIS_URL", None, convert.storage_uri, "The deployment's Redis; the failed-attempt store when "
             "RATELIMIT_STORAGE_URI is unset"),
-    Setting("TRUSTED_PROXY_COUNT", "0", _integer(0, 10), "Reverse proxies whose X-Forwarded-For is trusted"),
-    Setting("CATALOG_HEALTH_SAMPLE_LIMIT", "5", _integer(0, 100), "Sample movies shown per health check"),
-    Setting("CATALOG_HEALTH_STALE_DAYS", "180", _integer(1), "Age after which TMDB data counts as stale"),
-    Setting("CATALOG_HEALTH_CACHE_SECONDS", "60", _integer(0), "How long computed health figures are reused"),
-    Setting("CATALOG_HEALTH_TIMEOUT_MS", "600000", _integer(0),
+    Setting("TRUSTED_PROXY_COUNT", "0", convert.integer(0, 10), "Reverse proxies whose X-Forwarded-For is trusted"),
+    Setting("CATALOG_HEALTH_SAMPLE_LIMIT", "5", convert.integer(0, 100), "Sample movies shown per health check"),
+    Setting("CATALOG_HEALTH_STALE_DAYS", "180", convert.integer(1), "Age after which TMDB data counts as stale"),
+    Setting("CATALOG_HEALTH_CACHE_SECONDS", "60", convert.integer(0), "How long computed health figures are reused"),
+    Setting("CATALOG_HEALTH_TIMEOUT_MS", "600000", convert.integer(0),
             "Statement timeout of the background health computation (0 = none)"),
-    Setting("BACKOFFICE_CONFIG", None, _text, "Path of the declarative file (default backoffice.toml if present)"),
-    Setting("BACKOFFICE_SCHEMAS", "", _names, "Extra PostgreSQL schemas to reflect, comma separated"),
-    Setting("STATEMENT_TIMEOUT_MS", "5000", _integer(0), "PostgreSQL statement timeout per request (0 = none)"),
-    Setting("BACKOFFICE_AUDIT_HOOKS", "", _names, "Extra audit hooks as dotted paths, comma separated"),
-    Setting("BACKOFFICE_CUSTOM_VIEWS", "", _module_paths,
+    Setting("BACKOFFICE_CONFIG", None, convert.plain_text,
+            "Path of the declarative file (default backoffice.toml if present)"),
+    Setting("BACKOFFICE_SCHEMAS", "", convert.name_list, "Extra PostgreSQL schemas to reflect, comma separated"),
+    Setting("STATEMENT_TIMEOUT_MS", "5000", convert.integer(0), "PostgreSQL statement timeout per request (0 = none)"),
+    Setting("BACKOFFICE_AUDIT_HOOKS", "", convert.name_list, "Extra audit hooks as dotted paths, comma separated"),
+    Setting("BACKOFFICE_CUSTOM_VIEWS", "", convert.module_paths,
             "Modules of custom screens outside views/custom/, dotted paths, comma separated"),
-    Setting("AUDIT_SIGNING_KEY", None, signing_key,
+    Setting("AUDIT_SIGNING_KEY", None, convert.signing_key,
             "Keys the audit chain's MAC (kid:key or key, >= 32 characters); kept outside the database. "
             "Unset: a key generated once into the instance folder (warning logged)"),
-    Setting("AUDIT_SIGNING_KEYS_OLD", "", _signing_keys,
+    Setting("AUDIT_SIGNING_KEYS_OLD", "", convert.signing_keys,
             "Retired signing keys (kid:key, comma separated): rows they signed still verify"),
-    Setting("AUDIT_CHECKPOINT_FILE", None, _text,
+    Setting("AUDIT_CHECKPOINT_FILE", None, convert.plain_text,
             "Signed checkpoints of the audit chain are appended here (default instance/audit-checkpoints.jsonl)"),
-    Setting("AUDIT_CHECKPOINT_EVERY", "100", _integer(0),
+    Setting("AUDIT_CHECKPOINT_EVERY", "100", convert.integer(0),
             "A signed checkpoint every this many audit rows (0 = only `backoffice audit-checkpoint`)"),
-    Setting("AUDIT_LOCK_TIMEOUT_MS", "10000", _integer(0),
+    Setting("AUDIT_LOCK_TIMEOUT_MS", "10000", convert.integer(0),
             "Longest wait for the audit chain's lock before a write is refused (0 = no limit)"),
-    Setting("DATABASE_REPLICA_URL", None, _replica_url,
+    Setting("DATABASE_REPLICA_URL", None, convert.replica_url,
             "A streaming replica for heavy read-only work (catalog health, exports, lists of large tables, "
             "queue counts)"),
-    Setting("DATABASE_REPLICA_MAX_LAG_SECONDS", "30", _integer(0),
+    Setting("DATABASE_REPLICA_MAX_LAG_SECONDS", "30", convert.integer(0),
             "Replay lag beyond which reads go back to the primary (0 = the replica must be caught up)"),
-    Setting("DATABASE_REPLICA_MIN_ROWS", "100000", _integer(0),
+    Setting("DATABASE_REPLICA_MIN_ROWS", "100000", convert.integer(0),
             "Lists and counts of tables estimated at this many rows or more read from the replica"),
-    Setting("BACKOFFICE_METRICS_TOKEN", None, _token,
+    Setting("BACKOFFICE_METRICS_TOKEN", None, convert.secret_token,
             "Bearer token Prometheus sends to read /metrics; unset: /metrics is a missing page"),
-    Setting("PROMETHEUS_MULTIPROC_DIR", None, _text,
+    Setting("PROMETHEUS_MULTIPROC_DIR", None, convert.plain_text,
             "Directory of per-process metric files (set by console.gunicorn_conf for each server)"),
-    Setting("OPERATOR_AUTH_PROXY_HEADER", None, _header_name,
+    Setting("OPERATOR_AUTH_PROXY_HEADER", None, convert.header_name,
             "Header carrying the operator signed in by a trusted proxy (e.g. X-Forwarded-Email)"),
-    Setting("OPERATOR_AUTH_PROXY_ADDRESSES", "127.0.0.1,::1", _networks,
+    Setting("OPERATOR_AUTH_PROXY_ADDRESSES", "127.0.0.1,::1", convert.networks,
             "Addresses of the sign-in proxy; the header is honoured only from them"),
-    Setting("OPERATOR_ALLOWED_NETWORKS", None, _allowed_networks,
+    Setting("OPERATOR_ALLOWED_NETWORKS", None, convert.allowed_networks,
             "Networks operators may connect from (CIDRs, IPv4/IPv6, comma separated); other addresses get "
             "a missing page before sign-in (health endpoints excepted). Unset: every address"),
-    Setting("LOG_LEVEL", "INFO", lambda t: _choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
+    Setting("LOG_LEVEL", "INFO", lambda t: convert.choice(t, ("DEBUG", "INFO", "WARNING", "ERROR")), "Log level"),
 )
-
-
-def _choice(text: str, options: tuple[str, ...]) -> str:
-    value = text.strip().upper()
-    if value not in options:
-        raise ValueError("one of " + ", ".join(options))
-    return value
 
 
 @dataclass(frozen=True)
@@ -374,7 +204,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[setting.name.lower()] = setting.convert(raw)
         except ValueError as exc:
-            shown = "<hidden>" if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY", "TOKEN")) else repr(raw)
+            if any(w in setting.name for w in ("PASSWORD", "SECRET", "KEY", "TOKEN")):
+                shown = "<hidden>"
+            else:  # a URL's password is a secret too
+                shown = repr(redact_url(raw) if setting.name.endswith(("_URL", "_URI")) else raw)
             problems.append(f"{setting.name}={shown} is not valid: expected {exc}")
     if bool(values.get("operator_auth_username")) != bool(values.get("operator_auth_password")):
         problems.append(
