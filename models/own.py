@@ -120,7 +120,8 @@ approval_requests = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Column("requester", String(200), nullable=False),
     Column("requester_role", String(20), nullable=False),
-    Column("kind", String(20), nullable=False),  # edit | delete
+    Column("kind", String(20), nullable=False),  # edit | delete | queue
+    Column("action", String(100)),  # a queue request: the queue action to run
     Column("entity_type", String(300), nullable=False),  # the audited (qualified) table name
     Column("screen", String(300), nullable=False),  # the screen's endpoint
     Column("role", String(20), nullable=False),  # least role that may approve

@@ -33,6 +33,7 @@ QUEUE_PROBLEM_IDS = {
     "backoffice.E070": "a queue names a table that was not reflected",
     "backoffice.E071": "a queue option names a column that the queue's table does not have",
     "backoffice.E072": "a queue declares no actions, or an action is not a table",
+    "backoffice.E080": "an action's approval names an unknown role",
     "backoffice.E073": "an action option is unknown or has the wrong type",
     "backoffice.E074": "an action's effect cannot be imported",
     "backoffice.E075": "an action names an unknown role",
@@ -79,7 +80,7 @@ QUEUE_OPTIONS = (
 )
 
 _ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str",
-                "exclusive": "bool", "reverse": "str"}
+                "exclusive": "bool", "reverse": "str", "approval": "str"}
 #: How a decision is reversed (audit history, "Revert..."): ``restore`` puts back every row the
 #: decision changed (the queue row's state and decision columns, and what its effect changed,
 #: all audited with it), each checked for later changes; ``none``: it cannot be reversed.
@@ -113,6 +114,9 @@ class ActionSpec:
     #: ``none`` with one, since only the declaration can vouch that the effect's writes are all
     #: it did.
     reverse: str = "restore"
+    #: Two-person approval: the role that must approve each decision before it is applied
+    #: (views/approval_store.py); None: applied at once.
+    approval: str | None = None
 
     @property
     def reversible(self) -> bool:
@@ -210,6 +214,7 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
             label=raw.get("label"),
             exclusive=raw.get("exclusive") is True,
             reverse=raw.get("reverse") or ("none" if raw.get("effect") else "restore"),
+            approval=raw.get("approval") if raw.get("approval") in ROLES else None,
         )
         for action_name, raw in (entry.get("actions") or {}).items()
         if isinstance(raw, dict)
@@ -371,6 +376,9 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
     if "role" in raw and raw["role"] not in ROLES:
         yield problem("backoffice.E075", declarations, f"{where}.role", f"unknown role '{raw['role']}'",
                       table=table, hint=did_you_mean(str(raw["role"]), ROLES))
+    if "approval" in raw and raw["approval"] not in ROLES:
+        yield problem("backoffice.E080", declarations, f"{where}.approval", f"unknown role '{raw['approval']}'",
+                      table=table, hint=did_you_mean(str(raw["approval"]), ROLES))
     if "reverse" in raw and raw["reverse"] not in REVERSE_CHOICES:
         yield problem("backoffice.E079", declarations, f"{where}.reverse",
                       f"'{raw['reverse']}' is not one of {', '.join(REVERSE_CHOICES)}", table=table,

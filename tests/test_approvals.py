@@ -22,6 +22,18 @@ CONFIG = """
 [views.genres]
 approval = { edit = "admin", delete = "admin" }
 approval_hours = 2
+
+[views.movies.actions.resync]
+set = { tmdb_synced_at = "null()" }
+approval = "admin"
+
+[queues.tmdb_matches]
+table = "tmdb_match_reviews"
+url = "review-queue"
+subject = { table = "movies", column = "movie_id", show = ["title"] }
+actions.apply = { from = ["pending", "deferred"], to = "applied", exclusive = true, approval = "admin", \
+effect = "queues.effects:apply_tmdb_match" }
+actions.reject = { from = ["pending", "deferred"], to = "rejected", reason = "required" }
 """
 
 
@@ -212,3 +224,57 @@ def test_two_approvers_racing_exactly_one_applies(approving_app):
     assert sorted(results.values()) == [302, 409]
     assert len([e for e in _events(app, "update") if e["entity_id"] == "9301"]) == 1
     assert len(_events(app, "approval.approved")) == 1
+
+
+def test_a_queue_apply_waits_for_approval_then_runs_the_queue_apply(approving_app):
+    app, client = approving_app, approving_app.test_client()
+    review = outside_sql(app, """
+        SELECT r.id, r.movie_id, r.candidate_tmdb_id FROM tmdb_match_reviews r
+        WHERE r.status = 'pending' AND NOT EXISTS (SELECT 1 FROM movies o WHERE o.tmdb_id = r.candidate_tmdb_id)
+          AND EXISTS (SELECT 1 FROM tmdb_match_reviews s WHERE s.movie_id = r.movie_id AND s.id <> r.id
+                      AND s.status = 'pending')
+        ORDER BY r.id LIMIT 1""")[0]
+    queue = "/admin/review-queue/"
+    html = client.post(queue + "confirm/", headers=OTTO, data={
+        "csrf_token": _token(client.get(queue, headers=OTTO).get_data(as_text=True)),
+        "row_action": f"apply:{review['id']}"}).get_data(as_text=True)
+    token = re.search(r'name="token" value="([^"]+)"', html).group(1)
+    response = client.post(queue + "execute/", headers=OTTO, follow_redirects=True,
+                           data={"csrf_token": _token(html), "token": token, "reason": "same film"})
+    body = response.get_data(as_text=True)
+    request_id = int(re.search(r"request #(\d+)", body).group(1))
+    state = "SELECT status FROM tmdb_match_reviews WHERE id = :i"
+    assert outside_sql(app, state, i=review["id"])[0]["status"] == "pending"
+    listed = client.get(f"{queue}?min_score=0&sort=age&page=0", headers=OTTO).get_data(as_text=True)
+    marker = re.search(rf'pending approval #{request_id}', listed) or \
+        re.search(rf'pending approval #{request_id}', "".join(
+            client.get(f"{queue}?sort=age&page={p}", headers=OTTO).get_data(as_text=True) for p in range(1, 30)))
+    assert marker, "the queue row shows no 'pending approval' marker"
+    assert _decide(client, request_id, ANN, "approve", "looks right").status_code == 302
+    assert outside_sql(app, state, i=review["id"])[0]["status"] == "applied"
+    assert outside_sql(app, "SELECT tmdb_id FROM movies WHERE id = :m", m=review["movie_id"])[0]["tmdb_id"] == \
+        review["candidate_tmdb_id"]
+    siblings = outside_sql(app, "SELECT status FROM tmdb_match_reviews WHERE movie_id = :m AND id <> :i",
+                           m=review["movie_id"], i=review["id"])
+    assert siblings and all(s["status"] != "pending" for s in siblings)  # the queue's own apply closed them
+    applied = _events(app, "review.apply")[-1]
+    assert applied["actor"] == "ann" and "requested by otto: same film" in applied["reason"]
+
+
+def test_a_declared_row_action_waits_for_approval(approving_app):
+    app, client = approving_app, approving_app.test_client()
+    movie = outside_sql(app, "SELECT id FROM movies WHERE tmdb_synced_at IS NOT NULL ORDER BY id LIMIT 1")[0]["id"]
+    html = client.get("/admin/movies/", headers=OTTO).get_data(as_text=True)
+    confirm = client.post("/admin/movies/action/", headers=OTTO, data={
+        "csrf_token": _token(html), "action": "declared:resync", "rowid": str(movie)}, follow_redirects=True)
+    page = confirm.get_data(as_text=True)
+    token = re.search(r'name="token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    response = client.post("/admin/movies/declared-action/", headers=OTTO, follow_redirects=True,
+                           data={"csrf_token": _token(page), "token": token, "reason": "stale"})
+    request_id = int(re.search(r"request #(\d+)", response.get_data(as_text=True)).group(1))
+    synced = "SELECT tmdb_synced_at FROM movies WHERE id = :m"
+    assert outside_sql(app, synced, m=movie)[0]["tmdb_synced_at"] is not None
+    assert _decide(client, request_id, ANN, "approve").status_code == 302
+    assert outside_sql(app, synced, m=movie)[0]["tmdb_synced_at"] is None
+    done = _events(app, "action.resync")[-1]
+    assert done["actor"] == "ann" and "requested by otto: stale" in done["reason"]

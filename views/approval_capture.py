@@ -7,6 +7,8 @@ flash where the request went. The declarative options live here too (:func:`regi
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import flash
 from sqlalchemy import and_, select
 from sqlalchemy import inspect as sa_inspect
@@ -16,11 +18,11 @@ from audit_hooks.changeset import json_value
 from backoffice.core.access import ROLES
 from backoffice.core.declarations import Option, Rules, did_you_mean, problem
 
-from views.approval_store import KINDS, HeldRow, hold
+from views.approval_store import KINDS, HeldRow, awaiting, hold
 from views.names import db_session
 from views.ux import flash_instead, row_label
 
-__all__ = ["approval_role", "hold_edit", "hold_delete", "register_rules", "check_approval_options",
+__all__ = ["approval_role", "hold_edit", "hold_delete", "hold_queue_decisions", "hold_declared_action", "register_rules", "check_approval_options",
            "APPROVAL_OPTIONS", "APPROVAL_PROBLEM_IDS", "DEFAULT_HOURS"]
 
 DEFAULT_HOURS = 24
@@ -154,4 +156,53 @@ def hold_delete(view, models, reason: str | None) -> int:
     request_id = _store(view, "delete", rows, reason)
     flash_instead(f"Deleting {labels} waits for approval by another {approval_role(view, 'delete')} "
                   f"(request #{request_id}); nothing has been deleted yet.", "success")
+    return request_id
+
+
+def hold_queue_decisions(view, action, rows, reason: str | None) -> tuple[list[int], list[str]]:
+    """Hold one request per queue row for ``action`` (the queue row keeps its state and shows
+    "pending approval"); returns the request ids and the ids of rows skipped (already waiting)."""
+    session = view.db.session
+    waiting = awaiting(session, view.endpoint)
+    entry = view.reflection.tables[view.queue.table]
+    column = entry.table.c[view.queue.status]
+    requests, skipped = [], []
+    for row in rows:
+        key = getattr(row, view.runner.pk.key)
+        if str(key) in waiting:
+            skipped.append(str(key))
+            continue
+        state = json_value(getattr(row, view.queue.status))
+        held = HeldRow({entry.primary_key[0]: json_value(key)}, str(key), {column.name: state},
+                       {column.name: action.to})
+        requests.append(hold(session, entry=entry, screen=view.endpoint, kind="queue", role=action.approval,
+                             hours=DEFAULT_HOURS, rows=[held], reason=reason, action=action.name))
+    session.rollback()
+    return requests, skipped
+
+
+def hold_declared_action(view, action, role: str, models, values: dict, reason: str | None) -> int | None:
+    """Hold a declared row action on ``models`` (the values it would set, ``now()`` resolved at
+    the request) as one request; nothing is written to the rows."""
+    session = db_session(view)
+    at = dt.datetime.now(dt.timezone.utc)
+    rows = []
+    for model in models:
+        primary_key, entity = _key(view.entry, model)
+        before = _current(session, view.entry, primary_key)
+        new = {}
+        for column, value in values.items():
+            if value == "now()":
+                value = at if view.entry.table.c[column].type.python_type is dt.datetime else at.date()
+            new[column] = json_value(None if value == "null()" else value)
+        rows.append(HeldRow(primary_key, entity, {c: before.get(c) for c in new}, new))
+    session.rollback()
+    if not rows:
+        flash("None of the selected records exists any more; nothing was requested.", "error")
+        return None
+    request_id = hold(session, entry=view.entry, screen=view.endpoint, kind="action", role=role,
+                      hours=int(getattr(view, "approval_hours", DEFAULT_HOURS) or DEFAULT_HOURS), rows=rows,
+                      reason=reason, action=action.name)
+    flash(f"{action.label} on {len(rows)} row(s) waits for approval by another {role} (request #{request_id}); "
+          "nothing has changed yet.", "success")
     return request_id

@@ -34,12 +34,12 @@ from audit_hooks.changeset import json_value
 from backoffice.core.access import current_operator
 from models.own import approval_requests
 
-__all__ = ["ApprovalRefused", "Conflict", "HeldRow", "hold", "decide", "verify", "load", "pending_count",
+__all__ = ["ApprovalRefused", "ConflictRefused", "Conflict", "HeldRow", "KINDS", "note_of", "awaiting", "hold", "decide", "verify", "load", "pending_count",
            "is_expired", "now"]
 
-KINDS = ("edit", "delete")
-_SIGNED = ("created_at", "expires_at", "requester", "requester_role", "kind", "entity_type", "screen", "role",
-           "reason", "rows")
+KINDS = ("edit", "delete")  # what a screen's ``approval`` may hold; queue and declared actions add "queue", "action"
+_SIGNED = ("created_at", "expires_at", "requester", "requester_role", "kind", "action", "entity_type", "screen",
+           "role", "reason", "rows")
 
 
 class ApprovalRefused(Exception):
@@ -123,12 +123,12 @@ def _record(session, action: str, request: dict, extra: dict, reason: str | None
 
 
 def hold(session, *, entry, screen: str, kind: str, role: str, hours: int, rows: list[HeldRow],
-         reason: str | None) -> int:
+         reason: str | None, action: str | None = None) -> int:
     """Store a change for approval (and its ``approval.requested`` audit rows); commits. Returns its id."""
     operator = current_operator()
     created = now()
     values = {"created_at": created, "expires_at": created + dt.timedelta(hours=hours),
-              "requester": operator.username[:200], "requester_role": operator.role, "kind": kind,
+              "requester": operator.username[:200], "requester_role": operator.role, "kind": kind, "action": action,
               "entity_type": entry.qualified_name, "screen": screen[:300], "role": role, "reason": reason or None,
               "rows": [json_value(r.__dict__) for r in rows]}
     values["signature"] = _sign(values)
@@ -159,6 +159,17 @@ def pending_count(session, roles_allowed) -> int:
         approval_requests.c.role.in_(list(roles_allowed)))).scalar() or 0
 
 
+def awaiting(session, screen: str) -> dict[str, int]:
+    """Entity id -> id of the pending, unexpired request holding it, for one screen (queue markers)."""
+    found: dict[str, int] = {}
+    for request_id, rows in session.execute(select(approval_requests.c.id, approval_requests.c.rows).where(
+            approval_requests.c.screen == screen, approval_requests.c.status == "pending",
+            approval_requests.c.expires_at > now())):
+        for row in rows:
+            found.setdefault(str(row["entity_id"]), request_id)
+    return found
+
+
 def _python(column, value):
     """A JSON-stored value back to what the column's type expects."""
     if value is None:
@@ -183,12 +194,12 @@ def _python(column, value):
     return value
 
 
-def _conflicts(session, entry, request: dict) -> list[Conflict]:
+def _conflicts(session, entry, request: dict, lock: bool = True) -> list[Conflict]:
     table, found = entry.table, []
     for held in request["rows"]:
         where = and_(*(table.c[name] == _python(table.c[name], v) for name, v in held["primary_key"].items()))
         query = select(table).where(where)
-        if session.get_bind().dialect.name == "postgresql":
+        if lock and session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         current = session.execute(query).mappings().first()
         if current is None:
@@ -213,10 +224,21 @@ def _apply(session, entry, request: dict) -> None:
             setattr(obj, entry.key(name), _python(entry.table.c[name], value))
 
 
-def decide(session, reflection, request_id: int, *, approve: bool, reason: str | None) -> dict:
+def note_of(request: dict, approver: str, reason: str | None) -> str:
+    """The reason recorded with the applied change: both names, both reasons."""
+    return (f"approval #{request['id']} requested by {request['requester']}"
+            + (f": {request['reason']}" if request["reason"] else "") + f"; approved by {approver}"
+            + (f": {reason}" if reason else ""))
+
+
+def decide(session, reflection, request_id: int, *, approve: bool, reason: str | None, run_queue=None) -> dict:
     """Approve (apply) or reject a pending request as the current operator, in one transaction.
     Raises :class:`ApprovalRefused` (or :class:`ConflictRefused`) with the reason; a refusal of
-    an expired or tampered request is audited (``approval.refused``)."""
+    an expired or tampered request is audited (``approval.refused``).
+
+    A queue request is applied by ``run_queue(request, note)``: the queue's own runner, which
+    commits the claim, the step's audit row and the decision together, or rolls them all back
+    and returns why."""
     operator = current_operator()
     reason = (reason or "").strip() or None
     request = load(session, request_id, lock=True)
@@ -227,6 +249,8 @@ def decide(session, reflection, request_id: int, *, approve: bool, reason: str |
         refusal = "you requested this change: another operator must decide it"
     elif request["status"] != "pending":
         refusal = f"the request was already {request['status']} by {request['decided_by']}"
+    elif request["decided_by"] or request["decided_at"]:  # reopened in the database
+        refusal = "the request was altered in the database (a decided request marked pending again)"
     elif not verify(request):
         refusal = "the request was altered in the database since it was signed; it cannot be decided"
     elif approve and is_expired(request):
@@ -253,18 +277,23 @@ def decide(session, reflection, request_id: int, *, approve: bool, reason: str |
         raise ApprovalRefused("the request was decided by someone else just now")
     try:
         if approve:
-            conflicts = _conflicts(session, entry, request)
+            # a queue row is locked by its runner (subject first): no lock here, the runner re-checks
+            conflicts = _conflicts(session, entry, request, lock=request["kind"] != "queue")
             if conflicts:
                 session.rollback()
                 raise ConflictRefused(conflicts)
-            note = f"approval #{request_id} requested by {request['requester']}" + \
-                   (f": {request['reason']}" if request["reason"] else "") + f"; approved by {operator.username}" + \
-                   (f": {reason}" if reason else "")
-            with audit_action(reason=note):
-                _apply(session, entry, request)
+            if request["kind"] != "queue":
+                named = f"action.{request['action']}" if request["kind"] == "action" else None
+                with audit_action(named, reason=note_of(request, operator.username, reason)):
+                    _apply(session, entry, request)
         _record(session, "approval.approved" if approve else "approval.rejected", request,
                 {"approver" if approve else "rejected_by": operator.username}, reason)
-        session.commit()
+        if approve and request["kind"] == "queue":
+            refused = run_queue(request, note_of(request, operator.username, reason))
+            if refused:
+                raise ApprovalRefused(f"the queue refused the decision: {refused}")
+        else:
+            session.commit()
     except Exception:
         session.rollback()
         raise

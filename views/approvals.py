@@ -28,7 +28,11 @@ PAGE_SIZE = 100
 
 def approving_roles(app) -> set[str]:
     """Every role some screen of ``app`` names in its ``approval``."""
-    return {role for view in views_of(app) for kind in ("edit", "delete") if (role := approval_role(view, kind))}
+    roles = {role for view in views_of(app) for kind in ("edit", "delete") if (role := approval_role(view, kind))}
+    queues = [getattr(view, "queue", None) for view in views_of(app)]
+    roles |= {a.approval for view in views_of(app) for a in (getattr(view, "declared_actions", None) or {}).values()
+              if a.approval}
+    return roles | {a.approval for q in queues if q is not None for a in q.actions.values() if a.approval}
 
 
 def _mine(operator) -> list[str]:
@@ -103,7 +107,8 @@ class ApprovalsView(BaseView):
         if request.form.get("decision") not in ("approve", "reject"):
             abort(400, description="decision must be approve or reject; nothing was changed.")
         try:
-            decide(self.db.session, self.reflection, request_id, approve=approve, reason=request.form.get("reason"))
+            decide(self.db.session, self.reflection, request_id, approve=approve, reason=request.form.get("reason"),
+                   run_queue=self._run_queue)
         except ConflictRefused as exc:
             flash(f"Not approved: {exc}.", "error")
             return self.details_view(request_id, conflicts=exc.conflicts, status=409)
@@ -112,6 +117,19 @@ class ApprovalsView(BaseView):
             return self.details_view(request_id, status=409)
         flash(f"Request #{request_id} was {'approved and applied' if approve else 'rejected'}.", "success")
         return redirect(url_for(".index_view"))
+
+    def _run_queue(self, held: dict, note: str) -> str | None:
+        """Run a held queue decision through its queue's runner (effect, sibling closing, audit),
+        which commits it with the approval's claim or rolls everything back; why not, or None."""
+        view = next((v for v in views_of(current_app) if v.endpoint == held["screen"] and hasattr(v, "runner")), None)
+        action = None if view is None else view.queue.actions.get(held["action"] or "")
+        why = "the queue or its action no longer exists" if action is None else \
+            None if current_operator().may(action.role) else f"{held['action']} needs the role {action.role}"
+        if why:
+            self.db.session.rollback()
+            return why
+        outcome = view.runner.perform(action, [r["entity_id"] for r in held["rows"]], current_operator(), note)
+        return outcome.skipped[0].message if outcome.skipped else None
 
     def _record_url(self, row: dict) -> str | None:
         if row["kind"] == "delete" or len(row["rows"]) != 1:
