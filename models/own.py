@@ -6,7 +6,7 @@ from sqlalchemy import (JSON, BigInteger, Column, DateTime, Float, Index, Intege
 from sqlalchemy import Engine
 
 __all__ = ["own_metadata", "audit_events", "submissions", "health_snapshots", "health_history", "audit_verifications",
-           "security_events", "init_db",
+           "security_events", "approval_requests", "init_db",
            "HEALTH_HISTORY_KEEP", "OWN_PREFIX", "APPEND_ONLY_TRIGGER", "UPGRADE_COLUMNS", "CONSOLE_GRANTS", "audit_table_powers"]
 
 OWN_PREFIX = "backoffice_"
@@ -108,6 +108,34 @@ security_events = Table(
 )
 
 
+# -- two-person approval (views/approval_store.py) ----------------------------------------
+#: One row per change held for a second operator's approval. ``rows`` holds, per row, its
+#: primary key and the old -> new values the requester saw; ``signature`` is an HMAC of every
+#: field the requester fixed, so a row edited in the database is refused. ``status`` and the
+#: decision columns are written once, by the claim that decides (UPDATE ... WHERE status = 'pending').
+approval_requests = Table(
+    "backoffice_approval_requests", own_metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("requester", String(200), nullable=False),
+    Column("requester_role", String(20), nullable=False),
+    Column("kind", String(20), nullable=False),  # edit | delete | queue
+    Column("action", String(100)),  # a queue request: the queue action to run
+    Column("entity_type", String(300), nullable=False),  # the audited (qualified) table name
+    Column("screen", String(300), nullable=False),  # the screen's endpoint
+    Column("role", String(20), nullable=False),  # least role that may approve
+    Column("reason", Text),
+    Column("rows", JSON, nullable=False),
+    Column("signature", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # pending | approved | rejected
+    Column("decided_by", String(200)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_reason", Text),
+    Index("ix_backoffice_approval_requests_status", "status", "created_at"),
+)
+
+
 #: Name of the PostgreSQL trigger (and its function) that makes the audit table append-only.
 APPEND_ONLY_TRIGGER = "backoffice_audit_events_append_only"
 
@@ -132,7 +160,9 @@ CONSOLE_GRANTS = {"backoffice_audit_events": "SELECT, INSERT", "backoffice_submi
                   "backoffice_security_events": "SELECT, INSERT, UPDATE",
                   # a bounded history: older rows are pruned when a report is stored
                   "backoffice_health_history": "SELECT, INSERT, DELETE",
-                  "backoffice_audit_verifications": "SELECT, INSERT"}
+                  "backoffice_audit_verifications": "SELECT, INSERT",
+                  # a request is decided once, by updating its status
+                  "backoffice_approval_requests": "SELECT, INSERT, UPDATE"}
 
 
 def _quote(connection, name: str) -> str:
@@ -172,7 +202,7 @@ def _hand_over(connection, owner: str | None, console_role: str | None) -> list[
                                       {"t": audit_events.name}).scalar()
         if sequence:
             connection.execute(text(f"GRANT USAGE ON SEQUENCE {sequence} TO {_quote(connection, console_role)}"))
-        for table in (security_events, health_history, audit_verifications):
+        for table in (security_events, health_history, audit_verifications, approval_requests):
             sequence = connection.execute(text("SELECT pg_get_serial_sequence(:t, 'id')"),
                                           {"t": table.name}).scalar()
             if sequence:

@@ -26,6 +26,7 @@ QUEUE_PROBLEM_IDS = {
     "backoffice.E077": "a queue's subject table or column is unknown",
     "backoffice.E078": "a queue's URL collides with another queue's",
     "backoffice.E079": "an action's reverse must be restore or none (an action with an effect must say which)",
+    "backoffice.E080": "an action's approval names an unknown role",
 }
 
 QUEUE_OPTIONS = (
@@ -65,7 +66,7 @@ QUEUE_OPTIONS = (
 )
 
 _ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str",
-                "exclusive": "bool", "reverse": "str"}
+                "exclusive": "bool", "reverse": "str", "approval": "str"}
 
 
 def _log_defaults(declarations: Declarations, reflection) -> None:
@@ -167,6 +168,9 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
     if "role" in raw and raw["role"] not in ROLES:
         yield problem("backoffice.E075", declarations, f"{where}.role", f"unknown role '{raw['role']}'",
                       table=table, hint=did_you_mean(str(raw["role"]), ROLES))
+    if "approval" in raw and raw["approval"] not in ROLES:
+        yield problem("backoffice.E080", declarations, f"{where}.approval", f"unknown role '{raw['approval']}'",
+                      table=table, hint=did_you_mean(str(raw["approval"]), ROLES))
     if "reverse" in raw and raw["reverse"] not in REVERSE_CHOICES:
         yield problem("backoffice.E079", declarations, f"{where}.reverse",
                       f"'{raw['reverse']}' is not one of {', '.join(REVERSE_CHOICES)}", table=table,

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backoffice.core.access import ROLES
 from backoffice.core.declarations import Declarations
 from backoffice.core.defaults import DefaultOff
 from queues.fitting import fit_default_queue
@@ -57,6 +58,9 @@ class ActionSpec:
     #: ``none`` with one, since only the declaration can vouch that the effect's writes are all
     #: it did.
     reverse: str = "restore"
+    #: Two-person approval: the role that must approve each decision before it is applied
+    #: (views/approval_store.py); None: applied at once.
+    approval: str | None = None
 
     @property
     def reversible(self) -> bool:
@@ -154,6 +158,7 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
             label=raw.get("label"),
             exclusive=raw.get("exclusive") is True,
             reverse=raw.get("reverse") or ("none" if raw.get("effect") else "restore"),
+            approval=raw.get("approval") if raw.get("approval") in ROLES else None,
         )
         for action_name, raw in (entry.get("actions") or {}).items()
         if isinstance(raw, dict)

@@ -149,6 +149,16 @@ CASES = [
      "F: views.genres.revert_role: unknown role 'admn'; did you mean 'admin'? [backoffice.E037]"),
     ("W016", '[views.people]\nrevert = false\nrevert_role = "admin"\n',
      "F: views.people.revert_role: revert is false on this screen; revert_role has no effect [backoffice.W016]"),
+    ("E033", '[views.genres]\napproval = { edit = "admn" }\n',
+     "F: views.genres.approval.edit: unknown role 'admn'; did you mean 'admin'? [backoffice.E033]"),
+    ("E048", '[views.genres]\napproval = { update = "admin" }\n',
+     "F: views.genres.approval.update: 'update' is not a kind of write that can wait for approval; "
+     "expected one of: 'delete', 'edit' [backoffice.E048]"),
+    ("E049", '[views.genres]\napproval_hours = 0\n',
+     "F: views.genres.approval_hours: 0 is not between 1 and 720 [backoffice.E049]"),
+    ("W019", '[views.movie_titles]\napproval = { delete = "admin" }\n',
+     "F: views.movie_titles.approval.delete: the screen does not allow delete; the approval has no effect "
+     "[backoffice.W019]"),
 ]
 
 

@@ -15,7 +15,8 @@ def _problems(tmp_path, reflection, text):
     path = tmp_path / "backoffice.toml"
     path.write_text(text)
     declarations = load_declarations(path)
-    return declarations, [p for p in check_all(declarations, reflection, console_rules()) if p.id.startswith("backoffice.E07")]
+    return declarations, [p for p in check_all(declarations, reflection, console_rules())
+                          if p.id.startswith(("backoffice.E07", "backoffice.E08"))]
 
 
 def test_default_tmdb_queue_when_file_declares_none(reflection):
@@ -74,6 +75,9 @@ actions.rename = { from = ["Drama"], to = "Drama (reviewed)", reason = "none" }
      "module 'queues.effects' has no attribute 'nope' [backoffice.E074]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", role = "admn" }',
      "queues.q.actions.a.role: unknown role 'admn'; did you mean 'admin'? [backoffice.E075]"),
+    ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", approval = "boss" }',
+     "queues.q.actions.a.approval: unknown role 'boss'; expected one of: 'admin', 'operator', 'viewer' "
+     "[backoffice.E080]"),
     ('[queues.q]\ntable = "tmdb_match_reviews"\nactions.a = { from = ["x"], to = "y", reason = "always" }',
      "queues.q.actions.a.reason: 'always' is not one of required, optional, none; "
      "expected one of: 'none', 'optional', 'required' [backoffice.E076]"),

@@ -17,7 +17,7 @@ from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
 from views import catalog_health, ux
-from views import checks, page_spec, pages, revert
+from views import approval_capture, approvals, checks, page_spec, pages, revert
 from views.audit import AuditView
 from views.signins import SignInEventsView
 from views.base import ReflectedModelView
@@ -39,6 +39,7 @@ def register_rules(rules, custom_modules: tuple[str, ...] = ()) -> None:
     checks.register_rules(rules, custom_modules)
     page_spec.register_rules(rules)
     revert.register_rules(rules)
+    approval_capture.register_rules(rules)
 
 
 def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Settings) -> Admin:
@@ -65,12 +66,14 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     add_view(app, admin, AuditView(db, reflection))
     add_view(app, admin, SignInEventsView(db))
     add_view(app, admin, RevertView(db, reflection))
+    add_view(app, admin, approvals.ApprovalsView(db, reflection))
     add_view(app, admin, SchemaReportView(reflection))
     add_view(app, admin, JumpView())
     ux.init_app(app, admin)
     app.extensions["backoffice.admin"] = admin
     catalog_health.init_app(app, admin, db, reflection, settings)
     app.extensions.setdefault("backoffice.banners", [])
+    approvals.init_app(app, admin, db)
 
     @app.context_processor
     def _backoffice_context():

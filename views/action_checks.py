@@ -62,6 +62,10 @@ def _roles(checker, option: str, entry: dict[str, Any]) -> None:
     role, reason = entry.get("role", "operator"), entry.get("reason", "optional")
     if role not in ACTION_ROLES:
         checker.add("backoffice.E043", f"{option}.role", f"unknown role '{role}'", did_you_mean(role, ACTION_ROLES))
+    approval = entry.get("approval")
+    if approval is not None and approval not in ACTION_ROLES:
+        checker.add("backoffice.E043", f"{option}.approval", f"unknown role '{approval}'",
+                    did_you_mean(approval, ACTION_ROLES))
     if reason not in ACTION_REASONS:
         checker.add("backoffice.E043", f"{option}.reason", f"unknown reason kind '{reason}'",
                     did_you_mean(reason, ACTION_REASONS))

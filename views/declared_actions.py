@@ -38,6 +38,7 @@ from backoffice.core.access import current_operator
 from queues.runner import ActionRefused, Outcome, RowOutcome
 
 from views.access import require_role
+from views.approval_capture import hold_declared_action
 from views.names import db_session
 
 __all__ = ["DeclaredAction", "DeclaredActions", "parse_actions", "convert", "NOW", "NULL",
@@ -62,6 +63,7 @@ class DeclaredAction:
     reason: str = "optional"  # required | optional | none
     confirm_over: int = 10
     confirm_text: str | None = None
+    approval: str | None = None  # two-person approval: the role that must approve (views/approval_store.py)
 
     @property
     def asked(self) -> list[tuple[str, str]]:
@@ -78,7 +80,8 @@ def parse_actions(spec: dict[str, Any]) -> dict[str, DeclaredAction]:
         found[name] = DeclaredAction(
             name=name, label=entry.get("label") or name.replace("_", " ").capitalize(), set=dict(entry["set"]),
             role=entry.get("role", "operator"), reason=entry.get("reason", bulk_reason),
-            confirm_over=entry.get("confirm_over", 10), confirm_text=entry.get("confirm_text"))
+            confirm_over=entry.get("confirm_over", 10), confirm_text=entry.get("confirm_text"),
+            approval=entry.get("approval"))
     return found
 
 
@@ -265,6 +268,11 @@ class DeclaredActions:
                     values[column] = value
         except ValueError as exc:
             return refuse(f"Nothing was changed: {exc}.")
+        approver = action.approval or (getattr(self, "approval", None) or {}).get("edit")
+        if approver:  # two-person approval: held for another operator, nothing changes now
+            hold_declared_action(self, action, approver, self._declared_rows(ids), values,
+                                 reason if action.reason != "none" else None)
+            return redirect(self.get_url(".index_view"))
         outcome = Outcome(action=action)
         for raw in ids:
             outcome.rows.append(self._declared_one(action, raw, values, reason if action.reason != "none" else None))

@@ -92,6 +92,9 @@ ACTION_OPTIONS = (
            "confirm_over = 5"),
     Option("confirm_text", "str", "A word the operator must type to confirm (optional).", None,
            'confirm_text = "RESYNC"'),
+    Option("approval", "str", "Two-person approval: the role that must approve the change before it is applied: "
+           + " | ".join(ACTION_ROLES) + ". Default: the screen's approval for edit, if any.", None,
+           'approval = "admin"'),
 )
 
 #: Options whose value names columns (str-list) or is keyed by column (table).

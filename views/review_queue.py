@@ -20,6 +20,8 @@ from queues.spec import ActionSpec, QueueSpec
 from queues.runner import ActionRefused, QueueRunner
 
 from views.access import RoleGuardMixin
+from views.approval_capture import hold_queue_decisions
+from views.approval_store import awaiting
 from views.names import endpoint_for
 from views.review_compare import compare_pairs, score_badge
 
@@ -44,6 +46,7 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
         self.queue = queue
         self.runner = QueueRunner(queue, db, reflection)
         self.db = db
+        self.reflection = reflection
         super().__init__(name=queue.label, category="Reviews", endpoint=f"queue_{queue.name}",
                          url=f"/admin/{queue.url}")
 
@@ -123,7 +126,11 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
             pages=max(1, -(-total // PAGE_SIZE)), sorts=SORTS, actions=self._allowed_actions(),
             subject_url=self._subject_url, link_for=self._link_for, states=self.queue.all_states(),
             other_columns=[c for c in self.queue.show if c not in compared_columns],
+            awaiting=awaiting(self.db.session, self.endpoint) if self._any_approval() else {},
         )
+
+    def _any_approval(self) -> bool:
+        return any(a.approval for a in self.queue.actions.values())
 
     def _subject_url(self, row) -> str | None:
         if not self.queue.subject_table or not self.queue.subject_column:
@@ -224,6 +231,8 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
         count_needed = typed or len(ids) > self.queue.bulk_confirm_over
         if count_needed and request.form.get("typed_count", "").strip() != str(len(ids)):
             return self._refuse_confirm(action, ids, f"Type the number of rows ({len(ids)}) to confirm.", typed)
+        if action.approval:  # two-person approval: each decision waits for another operator
+            return self._hold(action, ids, reason if action.reason != "none" else None)
         outcome = self.runner.perform(action, ids, current_operator(), reason if action.reason != "none" else None)
         noun = "row" if len(ids) == 1 else "rows"
         flash(f"{action.title}: {outcome.done} of {len(ids)} {noun} {action.to}; {len(outcome.skipped)} skipped.",
@@ -232,6 +241,15 @@ class ReviewQueueView(RoleGuardMixin, BaseView):
             flash(f"#{skipped.id} skipped: {skipped.message}", "warning")
         if len(outcome.skipped) > 20:
             flash(f"... and {len(outcome.skipped) - 20} more skipped.", "warning")
+        return redirect(url_for(".index"))
+
+    def _hold(self, action: ActionSpec, ids: list[str], reason: str | None):
+        rows = [r for r in self.runner.load(ids) if self.runner.blocked_reason(r, action) is None]
+        requests, skipped = hold_queue_decisions(self, action, rows, reason)
+        flash(f"{action.title}: {len(requests)} of {len(ids)} decision(s) wait for approval by another "
+              f"{action.approval}" + (f" (request #{', #'.join(map(str, requests))})" if requests else "")
+              + "; nothing has changed yet." + (f" Already waiting: #{', #'.join(skipped)}." if skipped else ""),
+              "success" if requests else "warning")
         return redirect(url_for(".index"))
 
     def _refuse_confirm(self, action: ActionSpec, ids: list[str], message: str, typed: bool = False):

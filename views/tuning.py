@@ -165,7 +165,7 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
     for key in ("confirm_delete", "confirm_delete_seconds"):
         if key in spec:
             attrs[key] = spec[key]
-    for key in ("revert", "revert_role"):  # read by views/revert.py
+    for key in ("revert", "revert_role", "approval", "approval_hours"):  # views/revert.py, views/approval_capture.py
         if key in spec:
             attrs[key] = spec[key]
     if spec.get("read_only") is True:

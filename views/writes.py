@@ -36,6 +36,7 @@ from audit_hooks.collector import entity_id
 from backoffice.core.access import current_operator
 from backoffice.web.csrf import SecureForm
 
+from views.approval_capture import approval_role, hold_delete, hold_edit
 from views.concurrency import NONCE_FIELD, VERSION_FIELD, record_submission, stale_edit, submitted_value
 from views.declared_actions import DeclaredActions
 from views.forms import reason_given
@@ -78,6 +79,8 @@ class WritesPart(DeclaredActions):
             if refused:
                 flash(refused, "error")
                 return False
+        if approval_role(self, "edit"):  # two-person approval: held, not applied
+            return hold_edit(self, form, model, reason_given())
         with audit_action(reason=reason_given()):
             return super().update_model(form, model)
 
@@ -85,6 +88,9 @@ class WritesPart(DeclaredActions):
         if reason_required(self, "delete") and not reason_given():  # delete_view sends these to the page
             flash(missing_reason(self, "delete"), "error")
             return False
+        if approval_role(self, "delete"):  # two-person approval: held, not applied
+            hold_delete(self, [model], reason_given())
+            return True
         label = row_label(self, model)
         with audit_action(reason=reason_given()):
             deleted = super().delete_model(model)
@@ -140,6 +146,8 @@ class WritesPart(DeclaredActions):
     def ajax_update(self):
         if reason_required(self, "edit") and not reason_given():
             return missing_reason(self, "edit") + " Inline edits carry no reason: use the edit form.", 422
+        if approval_role(self, "edit"):
+            return "Changes of this screen wait for another operator's approval: edit the record's form.", 422
         response = super().ajax_update()
         if isinstance(response, tuple) and response[1] == 500:
             # a refused or invalid change is the operator's to fix, not a server fault
@@ -169,6 +177,9 @@ class WritesPart(DeclaredActions):
                 status = 422
             else:
                 labels = [row_label(self, m) for m in models]
+                if approval_role(self, "delete"):  # two-person approval: held, not applied
+                    hold_delete(self, models, form.reason.data)
+                    return redirect(return_url)
                 if self._delete_all(models, form.reason.data):
                     flash(deleted_message(self.screen, labels), "success")
                     return redirect(return_url)
