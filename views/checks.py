@@ -8,7 +8,6 @@ wrong value, a hint and a stable id; all are reported at once. Option *shapes*
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterator
 from functools import partial
 from typing import Any
@@ -21,7 +20,7 @@ from views.action_checks import check_actions
 from views.base import ReflectedModelView
 from views.columns import UNSORTABLE, category_of
 from views.custom import discover
-from views.fulltext import fulltext_usable
+from views.fulltext import check_fulltext
 from views.formatters import FORMATTERS, TemplateError, parse_template, type_family
 from views.safeguards import check_safeguards, merge_reasons
 from views.options import COUNT_STRATEGIES, ROLE_CHOICES, VIEW_OPTIONS, VIEW_PROBLEM_IDS
@@ -119,7 +118,7 @@ class _ViewChecker:
                      did_you_mean(spec["count"], COUNT_STRATEGIES))
         self.roles()
         self.column_lists()
-        self.fulltext()
+        check_fulltext(self)
         self.sort()
         self.labels()
         self.links()
@@ -172,27 +171,6 @@ class _ViewChecker:
                     elif family != "text":
                         self.add("backoffice.E031", option, f"cannot search '{name}': it holds no text ({family})",
                                  "add it to filters instead")
-
-    def fulltext(self) -> None:
-        """``fulltext`` names a tsvector column (views/fulltext.py); a never_show'd one is
-        fine: its words are the shown columns', and the vector itself is never displayed."""
-        name, config = self.spec.get("fulltext"), self.spec.get("fulltext_config")
-        if isinstance(config, str) and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?", config):
-            self.add("backoffice.E033", "fulltext_config", f"'{config}' is not a text search configuration name",
-                     'write a name such as "english" or "pg_catalog.simple"')
-        if not isinstance(name, str):
-            return
-        if name not in self.columns:
-            self.add("backoffice.E033", "fulltext", f"'{name}' is not a column of '{self.screen}'",
-                     did_you_mean(name, set(self.columns)))
-            return
-        if not fulltext_usable(self.columns[name]):
-            self.add("backoffice.E033", "fulltext", f"'{name}' is not a tsvector column "
-                     f"({type(self.columns[name].type).__name__}); full-text search needs a PostgreSQL tsvector column",
-                     "name a tsvector column, or use search = [...] for contains-search")
-        elif _str_list(self.spec.get("search")):
-            self.add("backoffice.W017", "search", f"fulltext = \"{name}\" is declared: the search box uses it "
-                     "and search has no effect", "remove search, or fulltext")
 
     def required_hidden(self, option: str, column) -> None:
         """A hidden NOT NULL column without default makes the create form unusable."""

@@ -20,13 +20,16 @@ contains-search and logs a warning once, so search keeps working.
 from __future__ import annotations
 
 import logging
+import re
 
 from sqlalchemy import func
+
+from backoffice.core.declarations import did_you_mean
 
 from views.columns import category_of
 from views.names import db_session
 
-__all__ = ["FullTextPart", "fulltext_usable"]
+__all__ = ["FullTextPart", "fulltext_usable", "check_fulltext"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,33 @@ log = logging.getLogger(__name__)
 def fulltext_usable(column) -> bool:
     """Whether ``column`` can answer ``@@``: a reflected PostgreSQL ``tsvector``."""
     return column is not None and category_of(column) == "tsvector"
+
+
+_CONFIG_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+
+
+def check_fulltext(checker) -> None:
+    """``backoffice check`` of ``fulltext`` / ``fulltext_config`` (E033, W017) for one
+    ``[views.*]`` entry; ``checker`` is views/checks.py's. A never_show'd column is fine:
+    its words are the shown columns', and the vector itself is never displayed."""
+    spec, columns = checker.spec, checker.columns
+    name, config = spec.get("fulltext"), spec.get("fulltext_config")
+    if isinstance(config, str) and not _CONFIG_NAME.fullmatch(config):
+        checker.add("backoffice.E033", "fulltext_config", f"'{config}' is not a text search configuration name",
+                    'write a name such as "english" or "pg_catalog.simple"')
+    if not isinstance(name, str):
+        return
+    if name not in columns:
+        checker.add("backoffice.E033", "fulltext", f"'{name}' is not a column of '{checker.screen}'",
+                    did_you_mean(name, set(columns)))
+        return
+    if not fulltext_usable(columns[name]):
+        checker.add("backoffice.E033", "fulltext", f"'{name}' is not a tsvector column "
+                    f"({type(columns[name].type).__name__}); full-text search needs a PostgreSQL tsvector column",
+                    "name a tsvector column, or use search = [...] for contains-search")
+    elif isinstance(spec.get("search"), list) and spec["search"]:
+        checker.add("backoffice.W017", "search", f"fulltext = \"{name}\" is declared: the search box uses it "
+                    "and search has no effect", "remove search, or fulltext")
 
 
 class FullTextPart:
