@@ -18,7 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, tuple_
 
-__all__ = ["Planned", "plan", "preview", "delete_preview", "TableEffect", "Preview", "referenced_columns", "key_of"]
+__all__ = ["Planned", "plan", "preview", "delete_preview", "TableEffect", "Preview", "referenced_columns",
+           "referencing_map", "key_of"]
 
 _BATCH = 500
 _RULES = {"CASCADE", "SET NULL", "SET DEFAULT"}
@@ -58,10 +59,19 @@ def _referencing(tables: Iterable[Table]) -> dict[Table, list]:
     return found
 
 
-def referenced_columns(tables: Iterable[Table], table: Table, event: str = "update") -> set[str]:
-    """Columns of ``table`` whose change the database propagates to other tables."""
+def referencing_map(tables: Iterable[Table]) -> dict[Table, list]:
+    """Parent table -> [(child table, foreign key constraint)], for :func:`referenced_columns`."""
+    return _referencing(tables)
+
+
+def referenced_columns(tables: Iterable[Table], table: Table, event: str = "update",
+                       referencing: dict[Table, list] | None = None) -> set[str]:
+    """Columns of ``table`` whose change the database propagates to other tables.
+    ``referencing`` (:func:`referencing_map` of ``tables``) spares walking every foreign key
+    again when asking for each table in turn: at 500 tables that walk made start-up quadratic."""
     names = set()
-    for child, constraint in _referencing(tables).get(table, []):
+    referencing = _referencing(tables) if referencing is None else referencing
+    for child, constraint in referencing.get(table, []):
         if (getattr(constraint, "on" + event) or "").upper() in _RULES:
             names.update(e.column.name for e in constraint.elements)
     return names

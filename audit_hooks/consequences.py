@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Table
 
-from audit_hooks.cascade import Planned, plan, referenced_columns
+from audit_hooks.cascade import Planned, plan, referenced_columns, referencing_map
 from audit_hooks.changeset import RowChange, json_value
 
 __all__ = ["Consequences"]
@@ -22,8 +22,10 @@ class Consequences:
 
     def __init__(self, tables: list[Table]):
         self.tables = tables
-        self.on_delete = {t for t in tables if referenced_columns(tables, t, "delete")}
-        self.on_update = {t: cols for t in tables if (cols := referenced_columns(tables, t, "update"))}
+        referencing = referencing_map(tables)  # once: asked for every table below
+        self.on_delete = {t for t in tables if referenced_columns(tables, t, "delete", referencing)}
+        self.on_update = {t: cols for t in tables
+                          if (cols := referenced_columns(tables, t, "update", referencing))}
 
     def wants(self, table: Table, op: str, columns=()) -> bool:
         """True when a change of this kind to ``table`` can make the database change other rows."""

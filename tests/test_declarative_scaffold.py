@@ -40,7 +40,9 @@ def test_scaffold_writes_every_table_and_refuses_to_overwrite(db_url, tmp_path):
     switched_on.write_text(uncomment(text))
     assert check_all(load_declarations(switched_on), reflection, console_rules()) == []
     movies = tomllib.loads(uncomment(text))["views"]["movies"]
-    assert set(movies) == set(console_rules().options["views"]) - {"labels", "links", "actions"}
+    # fulltext: only where a tsvector column exists, and as an explanation (it replaces search)
+    assert set(movies) == set(console_rules().options["views"]) - {"labels", "links", "actions", "fulltext",
+                                                                   "fulltext_config"}
     assert movies["formatters"] == {"release_date": "date", "tmdb_synced_at": "datetime",
                                     "created_at": "datetime", "updated_at": "datetime"}
 

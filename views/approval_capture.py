@@ -35,7 +35,7 @@ APPROVAL_OPTIONS = (
            DEFAULT_HOURS, "approval_hours = 8"),
 )
 APPROVAL_PROBLEM_IDS = {
-    "backoffice.E033": "approval names an unknown role",
+    "backoffice.E034": "approval names an unknown role",
     "backoffice.E048": "approval names a kind of write other than edit or delete",
     "backoffice.E049": "approval_hours is not between 1 and 720",
     "backoffice.W019": "approval is declared for a write the screen does not allow (read-only or role \"nobody\")",
@@ -63,7 +63,7 @@ def check_approval_options(declarations, reflection):
                 yield problem("backoffice.E048", declarations, option, f"'{kind}' is not a kind of write that can "
                               "wait for approval", table=key, hint=did_you_mean(kind, KINDS))
             elif not isinstance(role, str) or role not in ROLES:
-                yield problem("backoffice.E033", declarations, option, f"unknown role {role!r}", table=key,
+                yield problem("backoffice.E034", declarations, option, f"unknown role {role!r}", table=key,
                               hint=did_you_mean(str(role), ROLES))
             elif read_only or spec.get(kind) == "nobody":
                 yield problem("backoffice.W019", declarations, option,
@@ -71,7 +71,7 @@ def check_approval_options(declarations, reflection):
 
 
 def register_rules(rules: Rules) -> None:
-    """The ``approval`` and ``approval_hours`` options of ``[views.*]``, problem ids E033, E048, E049 / W019."""
+    """The ``approval`` and ``approval_hours`` options of ``[views.*]``, problem ids E034, E048, E049 / W019."""
     rules.declare_ids(APPROVAL_PROBLEM_IDS)
     rules.declare_options("views", *APPROVAL_OPTIONS)
     rules.add_check(check_approval_options)

@@ -13,6 +13,7 @@ part                    file                  decides
 :class:`FormsPart`      ``views/forms.py``    what a form holds and when it is refused
 :class:`WritesPart`     ``views/writes.py``   what a save or a delete does (audited, once)
 :class:`PresentationPart` ``views/presentation.py``  what columns show, exports, empty lists
+:class:`FullTextPart`   ``views/fulltext.py`` what the search box does with a declared tsvector
 ======================  ====================  ===============================================
 
 This class owns only the constructor (the order in which the parts set a screen up)
@@ -33,6 +34,7 @@ from models.reflection import ReflectedTable
 from views.access import AccessPart
 from views.export import StreamingExportMixin
 from views.forms import FormsPart
+from views.fulltext import FullTextPart
 from views.names import endpoint_for, screen_url
 from views.presentation import PresentationPart
 from views.reading import ReadingPart
@@ -51,11 +53,12 @@ class BackofficeModelConverter(AdminModelConverter):
 
 
 #: The parts of every generated screen, as its bases list them.
-PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin, RunViewOnce)
+PARTS = (AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, FullTextPart, StreamingExportMixin,
+         RunViewOnce)
 
 
-class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, StreamingExportMixin,
-                         RunViewOnce, ModelView):
+class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, ReadingPart, FullTextPart,
+                         StreamingExportMixin, RunViewOnce, ModelView):
     """A screen for one reflected table or view.
 
     Read-only relations (views, tables without a primary key) never offer create,

@@ -31,6 +31,11 @@ VIEW_OPTIONS = (
            'never_show = ["internal_notes"]'),
     Option("search", "str-list", "Text columns the search box matches (case-insensitive, contains).", "[]",
            'search = ["title", "original_title", "imdb_id"]'),
+    Option("fulltext", "str", "A tsvector column the search box searches with full text "
+           "(column @@ websearch_to_tsquery(words); PostgreSQL). Replaces search on this screen.", None,
+           'fulltext = "fulltext"'),
+    Option("fulltext_config", "str", "Text search configuration the fulltext column was built with.",
+           "the database's default_text_search_config", 'fulltext_config = "english"'),
     Option("filters", "str-list", "Columns offered as filters.",
            "every filterable column; on a large table the indexed ones",
            'filters = ["release_date", "original_language"]'),
@@ -121,6 +126,7 @@ VIEW_PROBLEM_IDS = {
     "backoffice.E030": "a filter on a column type that cannot be filtered",
     "backoffice.E031": "search on a column that holds no text",
     "backoffice.E032": "sortable names a column whose type cannot be sorted",
+    "backoffice.E033": "fulltext names a column that is missing or not a PostgreSQL tsvector, or a bad fulltext_config",
     "backoffice.E035": "a custom view class names no reflected table or view",
     "backoffice.E036": "two custom view classes claim the same table",
     "backoffice.E040": "an action entry is malformed: bad name, unknown key, wrong type or empty set",
@@ -137,4 +143,5 @@ VIEW_PROBLEM_IDS = {
     "backoffice.W013": "a formatter does not fit the column's type",
     "backoffice.W014": "options on a hidden screen have no effect",
     "backoffice.W015": "search on a numeric column matches its text form",
+    "backoffice.W017": "both search and fulltext are declared: the search box uses fulltext only",
 }

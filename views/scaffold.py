@@ -78,6 +78,9 @@ def _entry(screen: str, entry) -> list[str]:
     formatters = {n: families[n] for n in names if families[n] in ("date", "datetime")}
     if formatters:
         lines.append("# formatters = { " + ", ".join(f'{_key(n)} = "{f}"' for n, f in formatters.items()) + " }")
+    vectors = [c.name for c in columns if category_of(c) == "tsvector"]
+    if vectors:  # an explanation, not an option: it replaces search, which is written above
+        lines.append(f'## fulltext = "{vectors[0]}"  # search with this tsvector and its index instead of search')
     lines.append(f'## labels = {{ {_key(names[0])} = "{names[0].replace("_", " ").title()}" }}')
     lines.append(f'## links = {{ {_key(names[0])} = "https://example.com/{{{names[0]}}}" }}')
     if not entry.read_only:

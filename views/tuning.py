@@ -116,6 +116,10 @@ def tuned_class(view_class: type, entry: ReflectedTable, spec: dict[str, Any]) -
         attrs["column_details_list"] = [attr(c) for c in spec["details"]]
     if "search" in spec:
         attrs["column_searchable_list"] = [attr(c) for c in spec["search"]]
+    if isinstance(spec.get("fulltext"), str):
+        attrs["fulltext_column"] = spec["fulltext"]  # a column name (views/fulltext.py)
+    if isinstance(spec.get("fulltext_config"), str):
+        attrs["fulltext_config"] = spec["fulltext_config"]
     if "filters" in spec:
         attrs["column_filters"] = [attr(c) for c in spec["filters"]]
     if "sortable" in spec:

@@ -15,6 +15,7 @@ from backoffice.core.declarations import Declarations, Problem, did_you_mean, pr
 from views.action_checks import check_actions
 from views.safeguards import check_safeguards
 from views.columns import UNSORTABLE, category_of
+from views.fulltext import check_fulltext
 from views.formatters import FORMATTERS, TemplateError, parse_template, type_family
 from views.options import COUNT_STRATEGIES, ROLE_CHOICES
 
@@ -92,6 +93,7 @@ class ViewChecker:
                      did_you_mean(spec["count"], COUNT_STRATEGIES))
         self.roles()
         self.column_lists()
+        check_fulltext(self)
         self.sort()
         self.labels()
         self.links()
