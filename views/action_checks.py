@@ -11,7 +11,7 @@ from typing import Any
 
 from backoffice.core.declarations import did_you_mean
 
-from views.declared_actions import NAME, NOW, NULL, convert, _accepts_now
+from views.declared_actions import NAME, NOW, NULL, convert, accepts_now
 from views.options import ACTION_OPTIONS, ACTION_REASONS, ACTION_ROLES
 
 __all__ = ["check_actions"]
@@ -91,7 +91,7 @@ def _set(checker, option: str, values: dict[str, Any]) -> None:
             continue
         target = checker.columns[column]
         if value == NOW:
-            if not _accepts_now(target):
+            if not accepts_now(target):
                 checker.add("backoffice.E042", where, f"now() fits date and time columns, not {target.type}")
         elif value == NULL:
             if not target.nullable:

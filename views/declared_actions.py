@@ -41,7 +41,7 @@ from views.access import require_role
 from views.approval_capture import hold_declared_action
 from views.names import db_session
 
-__all__ = ["DeclaredAction", "DeclaredActions", "parse_actions", "convert", "NOW", "NULL",
+__all__ = ["DeclaredAction", "DeclaredActions", "parse_actions", "convert", "NOW", "NULL", "accepts_now",
            "ACTION_PREFIX", "MAX_ROWS", "TOKEN_MAX_AGE"]
 
 NOW, NULL = "now()", "null()"
@@ -139,7 +139,7 @@ def convert(column, raw: Any, *, typed: bool) -> Any:
     raise ValueError(f"{name} has a type ({column.type}) a declared action cannot set")
 
 
-def _accepts_now(column) -> bool:
+def accepts_now(column) -> bool:
     return _python_type(column) in (dt.datetime, dt.date)
 
 

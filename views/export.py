@@ -41,7 +41,7 @@ from views.display import display_value
 from views.cells import formula_safe
 from views.names import db_session
 from views.presentation import PresentationPart
-from views.reading import _refused_reading
+from views.reading import refused_reading
 from views.safeguards import missing_reason, reason_required
 
 __all__ = ["StreamingExportMixin", "ExportEvent", "ExportReasonForm", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
@@ -188,7 +188,7 @@ class StreamingExportMixin:
         try:  # a relation the database refuses to read (a materialized view never refreshed)
             query.limit(0).all()  # fails here, before the response starts, not halfway through it
         except DBAPIError as exc:
-            if not _refused_reading(exc):
+            if not refused_reading(exc):
                 raise
             db_session(self).rollback()
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]

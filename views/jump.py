@@ -86,7 +86,7 @@ def _conditions(view, q: str):
     """(condition, how) pairs for ``view``'s table: pk equality, then a label lookup."""
     entry, table = view.entry, view.entry.table
     small = view.table_size().rows <= SCAN_LIMIT
-    indexed = view._indexed_names()
+    indexed = view.indexed_names()
     pk = list(table.primary_key.columns)
     found = []
     # A view's primary key is a stand-in: no index behind it, so only a small view is asked.

@@ -37,7 +37,7 @@ from views.paging import ListingPage, ShownCount, TableSize, count_plan, request
 from views.rowactions import ROW_PLACEHOLDER, ROW_PROBE
 from views.table_offer import TableOffer
 
-__all__ = ["ReadingPart"]
+__all__ = ["ReadingPart", "refused_reading"]
 
 
 class ReadingPart(FilterGroupsHook, TableOffer):
@@ -75,7 +75,7 @@ class ReadingPart(FilterGroupsHook, TableOffer):
             count, rows = read_heavy(db_session(self), heavy, lambda: self._list(
                 page, sort_column, sort_desc, search, filters, execute, page_size))
         except DBAPIError as exc:
-            if not _refused_reading(exc):
+            if not refused_reading(exc):
                 raise  # unreachable database, timeout: the error pages say so (503)
             db_session(self).rollback()
             reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
@@ -215,7 +215,7 @@ def _bounded_listing(max_offset_rows: int, page_size: int, sort_name: str | None
                             "Sort by an indexed column or narrow the list with search or filters to go further.")
 
 
-def _refused_reading(exc: DBAPIError) -> bool:
+def refused_reading(exc: DBAPIError) -> bool:
     """The database answered but refused this relation (not populated, no permission,
     missing object), as opposed to being unreachable or cancelling a slow query."""
     if exc.connection_invalidated:

@@ -41,7 +41,7 @@ class TableOffer:
         keys = self.__dict__.get("_indexed_attributes")
         if keys is None:
             keys = self._indexed_attributes = frozenset(
-                key for name in self._indexed_names() if (key := self._attribute(self.entry.table.c[name])))
+                key for name in self.indexed_names() if (key := self._attribute(self.entry.table.c[name])))
         return keys
 
     def indexed_columns(self) -> frozenset:
@@ -49,7 +49,7 @@ class TableOffer:
         if columns is None:
             table = self.entry.table
             columns = self._indexed_columns = frozenset(
-                table.c[name] for name in self._indexed_names() if name in table.c)
+                table.c[name] for name in self.indexed_names() if name in table.c)
         return columns
 
     def indexed_only_note(self) -> str | None:
@@ -72,7 +72,7 @@ class TableOffer:
         if not pk:
             return None
         if sort_name is not None:
-            if sort_name not in table.c or sort_name not in self._indexed_names():
+            if sort_name not in table.c or sort_name not in self.indexed_names():
                 return None
             names = [sort_name] + [n for n in pk if n != sort_name]
         else:
@@ -88,7 +88,7 @@ class TableOffer:
         except Exception:  # a column the mapping does not expose
             return None
 
-    def _indexed_names(self) -> set[str]:
+    def indexed_names(self) -> set[str]:
         table = self.entry.table
         leading = {index.columns[0].name for index in table.indexes if len(index.columns)}
         leading.update(c.columns[0].name for c in table.constraints
