@@ -57,7 +57,7 @@ def figures(request):
         return
     header = f"{'page':<16}{'scheme':<8}" + "".join(f"{impact:>10}" for impact in IMPACTS)
     lines = [f"axe-core {AXE_VERSION}: affected elements by impact", header]
-    for (name, scheme), counts in sorted(collected.items(), key=lambda item: (list(PAGES).index(item[0][0]), item[0][1])):
+    for (name, scheme), counts in sorted(collected.items(), key=lambda item: (list(PAGES).index(item[0][0]), SCHEMES.index(item[0][1]))):
         lines.append(f"{name:<16}{scheme:<8}" + "".join(f"{counts[impact]:>10}" for impact in IMPACTS))
     report = REPO / "build" / "axe" / "figures.txt"
     report.parent.mkdir(parents=True, exist_ok=True)
