@@ -62,11 +62,10 @@ def figures(request):
     report = REPO / "build" / "axe" / "figures.txt"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+    # Printed past pytest's output capture, so that a plain run shows the figures to quote.
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print("\n" + "\n".join(lines))
 
 
 def _open(new_context, scheme: str, account=ADMIN):
