@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import create_engine, text
 
-from tests.e2e.axe import AXE_VERSION, BLOCKING, IMPACTS, by_impact, describe, run_axe
+from tests.e2e.axe import AXE_VERSION, BLOCKING, IMPACTS, axe_source, by_impact, describe, run_axe
 from tests.e2e.support import ADMIN, OPERATOR, REPO
 
 QUEUE = "/admin/review-queue/"
@@ -148,3 +148,14 @@ def test_a_review_is_applied_with_the_keyboard_alone(new_context, live_server):
     state, audited = _review(live_server, first_id)
     assert state == "applied"
     assert ("review.apply", OPERATOR.username) in audited, audited
+
+
+@pytest.mark.parametrize("required", ["1", ""])
+def test_a_missing_axe_fails_where_the_browser_is_required(monkeypatch, tmp_path, required):
+    """CI (BACKOFFICE_REQUIRE_BROWSER=1) fails when axe-core did not install; elsewhere the
+    accessibility tests skip, naming the install command."""
+    monkeypatch.setenv("BACKOFFICE_AXE", str(tmp_path / "absent" / "axe.min.js"))
+    monkeypatch.setenv("BACKOFFICE_REQUIRE_BROWSER", required)
+    expected = pytest.fail.Exception if required else pytest.skip.Exception
+    with pytest.raises(expected, match="axe-core"):
+        axe_source()
