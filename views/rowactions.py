@@ -87,7 +87,7 @@ class RowRendering:
             if title is None:
                 title = g._backoffice_select_title = escape(gettext("Select record"))
             parts.append(f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
-                         f'value="{escape(row_id)}" title="{title}" /></td>')
+                         f'value="{escape(row_id)}" title="{title}" aria-label="{title} {escape(row_id)}" /></td>')
         if self.column_display_actions:  # type: ignore[attr-defined]
             rendered = self.render_row_actions(context, row_actions, row_id, row)
             parts.append(f'<td class="list-buttons-column">{rendered}</td>')
