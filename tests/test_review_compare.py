@@ -29,9 +29,17 @@ def test_differences_are_stated_not_guessed():
                              candidate_tmdb_id=9)
     compared = {c.label: c.difference for c in compare_pairs(PAIRS, movie, review)}
     assert compared == {"Title": "differs in case or spacing only", "Release date": "ours is empty",
-                        "TMDB id": "off by 2"}
+                        "TMDB id": "differs"}  # two ids' distance means nothing
     gone = {c.label: (c.ours, c.difference) for c in compare_pairs(PAIRS, None, review)}
     assert gone["Title"] == (None, "ours is empty")
+
+
+def test_numbers_are_off_by_their_exact_difference():
+    pairs = {"Runtime": ("runtime_minutes", "candidate_runtime"), "Rating": ("rating", "candidate_rating")}
+    movie = SimpleNamespace(runtime_minutes=7_892_160, rating=7.25)
+    review = SimpleNamespace(candidate_runtime=1, candidate_rating=7.5)
+    compared = {c.label: c.difference for c in compare_pairs(pairs, movie, review)}
+    assert compared == {"Runtime": "off by 7,892,159", "Rating": "off by 0.25"}
 
 
 def test_date_gaps_and_score_badges():

@@ -140,6 +140,7 @@ def convert(column, raw: Any, *, typed: bool) -> Any:
 
 
 def accepts_now(column) -> bool:
+    """Whether ``"now()"`` may be set into ``column`` (a date or a date-and-time)."""
     return _python_type(column) in (dt.datetime, dt.date)
 
 

@@ -43,7 +43,7 @@ def date_gap(ours: dt.date, theirs: dt.date) -> str:
     return f"{days} day{'s' if days != 1 else ''} apart"
 
 
-def _difference(ours, theirs) -> str:
+def _difference(ours, theirs, identifier: bool = False) -> str:
     if ours is None and theirs is None:
         return ""
     if ours is None:
@@ -61,8 +61,12 @@ def _difference(ours, theirs) -> str:
         return "differs"
     if ours == theirs:
         return ""
+    if identifier:  # how far apart two ids are says nothing
+        return "differs"
+    if isinstance(ours, int) and isinstance(theirs, int) and not isinstance(ours, bool):
+        return f"off by {abs(theirs - ours):,}"
     if isinstance(ours, (int, float)) and isinstance(theirs, (int, float)) and not isinstance(ours, bool):
-        return f"off by {abs(theirs - ours):,g}"
+        return f"off by {abs(theirs - ours):,.6g}"
     return "differs"
 
 
@@ -72,7 +76,8 @@ def compare_pairs(pairs: dict[str, tuple[str, str]], subject, row) -> list[Compa
     for label, (ours_column, theirs_column) in pairs.items():
         ours = getattr(subject, ours_column, None) if subject is not None else None
         theirs = getattr(row, theirs_column, None)
-        out.append(Compared(label, ours, theirs, _difference(ours, theirs)))
+        identifier = ours_column == "id" or ours_column.endswith("_id")
+        out.append(Compared(label, ours, theirs, _difference(ours, theirs, identifier)))
     return out
 
 
