@@ -11,7 +11,7 @@ import pytest
 from console.app import create_app
 
 from tests.auth_helpers import ADMIN, ENV, basic, write_users
-from tests.conftest import csrf_token, outside_sql, shared_fixture
+from tests.conftest import outside_sql, shared_fixture
 
 OWNER = basic(*ADMIN)
 OPERATOR = basic("otto", "pw-otto")
@@ -122,12 +122,11 @@ def test_unindexed_reference_on_a_large_table_is_not_counted(app, client):
     assert section["rows"] == [] and section["list"]
 
 
-def _rename(client, gid: int, name: str, headers, reason: str = ""):
-    token = csrf_token(client, f"/admin/genres/edit/?id={gid}") if not headers else re.search(
-        r'name="csrf_token" type="hidden" value="([^"]+)"',
-        client.get(f"/admin/genres/edit/?id={gid}", headers=headers).get_data(as_text=True)).group(1)
+def _rename(client, gid: int, name: str, headers, tmdb: int | None = None):
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"',
+                      client.get(f"/admin/genres/edit/?id={gid}", headers=headers).get_data(as_text=True)).group(1)
     response = client.post(f"/admin/genres/edit/?id={gid}", headers=headers,
-                           data={"csrf_token": token, "name": name, "tmdb_genre_id": str(gid), "audit_reason": reason})
+                           data={"csrf_token": token, "name": name, "tmdb_genre_id": str(tmdb or gid)})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
 
@@ -153,8 +152,8 @@ def test_history_newest_first_with_diffs_and_revert_links_by_role(roles_app):
     assert client.post("/admin/genres/new/", headers=OWNER, data={
         "csrf_token": token, "name": "Heist", "tmdb_genre_id": "9202"}).status_code == 302
     gid = outside_sql(app, "SELECT id FROM genres WHERE name = 'Heist'")[0]["id"]
-    _rename(client, gid, "Caper", OPERATOR)
-    _rename(client, gid, "Heist film", OPERATOR)
+    _rename(client, gid, "Caper", OPERATOR, tmdb=9202)
+    _rename(client, gid, "Heist film", OPERATOR, tmdb=9202)
     page = client.get(f"/admin/genres/details/?id={gid}", headers=OPERATOR).get_data(as_text=True)
     events = _history(page)
     assert [e["action"] for e in events] == ["update", "update", "create"]
