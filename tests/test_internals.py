@@ -123,6 +123,9 @@ def test_export_columns_and_list_filters(app, movies):
     assert all(isinstance(label, str) for _name, label in columns)
     flt = internals.list_filter(movies, 0)
     assert flt.column is not None and str(flt.operation())
+    every = internals.list_filters(movies)
+    assert every[0] is flt and len(every) > 1
+    assert movies.get_filter_arg(0, flt) == "0"  # the URL index of the filter: flt<n>_0
 
 def test_flask_admin_still_retries_a_view_through_run_view():
     # RunViewOnce overrides this hook; if Flask-Admin renames it, the override silently stops

@@ -15,6 +15,7 @@ from views.cells import formula_safe
 from views.columns import ColumnPlan, ajax_refs, column_plans, filterable, form_columns, form_overrides, label_for
 from views.display import display_value, formatter, link_targets
 from views.names import LIST_TEXT_LIMIT
+from views.record import history, references
 from views.rowactions import RowRendering
 from views.ux import decorated
 
@@ -73,6 +74,16 @@ class PresentationPart(RowRendering):
     def get_export_value(self, model, name):
         """The exported cell: the export formatter's value, never a live spreadsheet formula."""
         return formula_safe(super().get_export_value(model, name))
+
+    # -- the details page (views/record.py) ---------------------------------------------------
+
+    def record_references(self, model):
+        """The rows referencing ``model``, per table the operator may see (bounded)."""
+        return references(self, model)
+
+    def record_history(self, model):
+        """``model``'s newest audit events, or None when the operator may not read them."""
+        return history(self, model)
 
     # -- called by the screen's constructor --------------------------------------------------
 

@@ -30,7 +30,7 @@ from audit_hooks.revert import (
 from views.access import RoleGuardMixin
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 
-__all__ = ["RevertView", "confirm_and_execute", "decisions", "revert_role_for", "register_rules", "check_revert_options",
+__all__ = ["RevertView", "confirm_and_execute", "decisions", "revert_role_for", "may_offer_revert", "register_rules", "check_revert_options",
            "REVERT_OPTIONS", "REVERT_PROBLEM_IDS", "TOKEN_MAX_AGE"]
 
 TOKEN_MAX_AGE = 3600
@@ -127,6 +127,17 @@ def _may_revert(plan) -> bool:
         if role is None or not operator.may(role):
             return False
     return True
+
+
+def may_offer_revert(event: dict) -> bool:
+    """Whether a page may offer "Revert..." for ``event`` to the current operator: the role
+    the event's own revert needs (the confirmation still checks the cascade and conflicts)."""
+    operator = current_operator()
+    if event["action"] not in REVERTIBLE_ACTIONS:  # a queue decision: the action's own role
+        actions = _queue_actions().get(event["action"], [])
+        return bool(actions) and all(operator.may(a.role) for a in actions)
+    role = revert_role_for(event["entity_type"], (event.get("changes") or {}).get("op", "update"))
+    return role is not None and operator.may(role)
 
 
 def confirm_and_execute(db, reflection, event_id: int, reason: str, mode: str = "clean") -> RevertOutcome:

@@ -12,7 +12,7 @@ from typing import Any
 from werkzeug.routing import Rule
 
 __all__ = ["LazyBuildRule", "session_is_flushing", "update_values", "list_arguments", "column_by_index",
-           "export_columns", "list_filter", "list_url", "column_choices", "list_value_is_flask_admins",
+           "export_columns", "list_filter", "list_filters", "list_url", "column_choices", "list_value_is_flask_admins",
            "action_declaration", "set_actions", "action_handler", "BeforeViewHook", "FilterGroupsHook",
            "RunViewOnce", "WidgetText"]
 
@@ -142,6 +142,13 @@ def action_handler(view: Any, name: str) -> Any:
     ``ActionsMixin._actions_data``. ``get_actions_list`` filters by ``is_action_allowed``,
     which is what asks for the handler."""
     return getattr(view, "_actions_data", {}).get(name, (None,))[0]
+
+
+def list_filters(view: Any) -> list:
+    """Every filter object of a list, in the order its URL indexes them
+    (``flt<n>_<index>``): ``BaseModelView._filters``. A record page links to a list
+    filtered to the rows referencing the record through these same filters."""
+    return list(view._filters or ())
 
 
 # -- screens (views) -------------------------------------------------------------------------
