@@ -118,7 +118,8 @@ def request_events(connection, request_id: str) -> list[dict]:
     """The events one request wrote that a revert can undo (what the database cascaded is
     restored with its cause), oldest first."""
     rows = connection.execute(select(audit_events).where(
-        audit_events.c.request_id == request_id, audit_events.c.caused_by.is_(None)
+        audit_events.c.request_id == request_id, audit_events.c.caused_by.is_(None),
+        audit_events.c.action.not_like("approval.%"),  # a record of an approval step, not a change
     ).order_by(audit_events.c.id)).mappings().all()
     return [dict(r) for r in rows]
 

@@ -27,7 +27,10 @@ QUEUE_PROBLEM_IDS = {
     "backoffice.E078": "a queue's URL collides with another queue's",
     "backoffice.E079": "an action's reverse must be restore or none (an action with an effect must say which)",
     "backoffice.E080": "an action's approval names an unknown role",
+    "backoffice.E081": "an action's approval_hours is not between 1 and 720",
 }
+#: Longest wait a held decision may declare (as a screen's approval_hours).
+MAX_APPROVAL_HOURS = 24 * 30
 
 QUEUE_OPTIONS = (
     Option("table", "str", "The table holding one row per proposal.", example='"tmdb_match_reviews"'),
@@ -66,7 +69,7 @@ QUEUE_OPTIONS = (
 )
 
 _ACTION_KEYS = {"from": "str-list", "to": "str", "reason": "str", "effect": "str", "role": "str", "label": "str",
-                "exclusive": "bool", "reverse": "str", "approval": "str"}
+                "exclusive": "bool", "reverse": "str", "approval": "str", "approval_hours": "int"}
 
 
 def _log_defaults(declarations: Declarations, reflection) -> None:
@@ -153,6 +156,7 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
             yield problem("backoffice.E073", declarations, f"{where}.{key}", f"unknown action option '{key}'",
                           table=table, hint=did_you_mean(key, _ACTION_KEYS))
         elif (kind == "str" and not isinstance(value, str)) or (kind == "bool" and not isinstance(value, bool)) or (
+                kind == "int" and (isinstance(value, bool) or not isinstance(value, int))) or (
                 kind == "str-list" and not (isinstance(value, list) and all(isinstance(v, str) for v in value))):
             yield problem("backoffice.E073", declarations, f"{where}.{key}",
                           f"expected {kind}, got {type(value).__name__} {value!r}", table=table)
@@ -171,6 +175,10 @@ def _check_action(declarations: Declarations, where: str, table: str, raw: dict)
     if "approval" in raw and raw["approval"] not in ROLES:
         yield problem("backoffice.E080", declarations, f"{where}.approval", f"unknown role '{raw['approval']}'",
                       table=table, hint=did_you_mean(str(raw["approval"]), ROLES))
+    hours = raw.get("approval_hours")
+    if isinstance(hours, int) and not isinstance(hours, bool) and not 1 <= hours <= MAX_APPROVAL_HOURS:
+        yield problem("backoffice.E081", declarations, f"{where}.approval_hours",
+                      f"{hours} is not between 1 and {MAX_APPROVAL_HOURS}", table=table)
     if "reverse" in raw and raw["reverse"] not in REVERSE_CHOICES:
         yield problem("backoffice.E079", declarations, f"{where}.reverse",
                       f"'{raw['reverse']}' is not one of {', '.join(REVERSE_CHOICES)}", table=table,

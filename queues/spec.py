@@ -61,6 +61,8 @@ class ActionSpec:
     #: Two-person approval: the role that must approve each decision before it is applied
     #: (views/approval_store.py); None: applied at once.
     approval: str | None = None
+    #: Hours a held decision waits for approval before it expires; None: the console's default (24).
+    approval_hours: int | None = None
 
     @property
     def reversible(self) -> bool:
@@ -159,6 +161,8 @@ def _spec(name: str, entry: dict[str, Any], first: bool) -> QueueSpec:
             exclusive=raw.get("exclusive") is True,
             reverse=raw.get("reverse") or ("none" if raw.get("effect") else "restore"),
             approval=raw.get("approval") if raw.get("approval") in ROLES else None,
+            approval_hours=raw["approval_hours"] if isinstance(raw.get("approval_hours"), int)
+            and not isinstance(raw.get("approval_hours"), bool) and 1 <= raw["approval_hours"] <= 720 else None,
         )
         for action_name, raw in (entry.get("actions") or {}).items()
         if isinstance(raw, dict)

@@ -22,13 +22,13 @@ from views.approval_store import KINDS, HeldRow, awaiting, hold
 from views.names import db_session
 from views.ux import flash_instead, row_label
 
-__all__ = ["approval_role", "hold_edit", "hold_delete", "hold_queue_decisions", "hold_declared_action", "register_rules", "check_approval_options",
+__all__ = ["approval_role", "hold_create", "hold_edit", "hold_delete", "hold_revert", "hold_queue_decisions", "hold_declared_action", "register_rules", "check_approval_options",
            "APPROVAL_OPTIONS", "APPROVAL_PROBLEM_IDS", "DEFAULT_HOURS"]
 
 DEFAULT_HOURS = 24
 MAX_HOURS = 24 * 30
 APPROVAL_OPTIONS = (
-    Option("approval", "table", "Two-person approval: the kinds of write (edit, delete) held until another "
+    Option("approval", "table", "Two-person approval: the kinds of write (create, edit, delete) held until another "
            "operator with the named role approves them: " + " | ".join(ROLES) + ".", None,
            'approval = { edit = "admin", delete = "admin" }'),
     Option("approval_hours", "int", f"Hours a held change waits for approval before it expires (1..{MAX_HOURS}).",
@@ -36,7 +36,7 @@ APPROVAL_OPTIONS = (
 )
 APPROVAL_PROBLEM_IDS = {
     "backoffice.E034": "approval names an unknown role",
-    "backoffice.E048": "approval names a kind of write other than edit or delete",
+    "backoffice.E048": "approval names a kind of write other than create, edit or delete",
     "backoffice.E049": "approval_hours is not between 1 and 720",
     "backoffice.W019": "approval is declared for a write the screen does not allow (read-only or role \"nobody\")",
 }
@@ -104,6 +104,50 @@ def _store(view, kind: str, rows: list[HeldRow], reason: str | None) -> int:
                 hours=int(getattr(view, "approval_hours", DEFAULT_HOURS) or DEFAULT_HOURS), rows=rows, reason=reason)
 
 
+def _form_values(session, model, changed_only: bool) -> dict | None:
+    """Column -> JSON value the form set on ``model`` (only the changed ones for an edit);
+    None when it touched a list of related rows, which a held change cannot carry (flashed)."""
+    state = sa_inspect(model)
+    new: dict = {}
+    for attr in state.mapper.column_attrs:
+        value = getattr(model, attr.key)
+        if state.attrs[attr.key].history.has_changes() if changed_only else value is not None:
+            new[attr.columns[0].name] = json_value(value)
+    for rel in state.mapper.relationships:
+        if not state.attrs[rel.key].history.has_changes():
+            continue
+        if rel.direction is not RelationshipDirection.MANYTOONE:
+            flash(f"{rel.key} is a list of related rows, which a change waiting for approval cannot hold; "
+                  "nothing was changed.", "error")
+            return None
+        target = getattr(model, rel.key)
+        for local, remote in rel.local_remote_pairs:
+            value = None if target is None else getattr(
+                target, sa_inspect(target).mapper.get_property_by_column(remote).key)
+            new[local.name] = json_value(value)
+    return new
+
+
+def hold_create(view, form, reason: str | None) -> bool:
+    """Hold the row ``form`` would create for approval (its values; the database's defaults
+    are left to the insert at approval). Returns True when a request was stored."""
+    session = db_session(view)
+    model = view.model()
+    with session.no_autoflush:
+        form.populate_obj(model)
+        new = _form_values(session, model, changed_only=False)
+    session.rollback()  # a relationship may have cascaded the new row into the session: drop it
+    if new is None:
+        return False
+    key_columns = [c.name for c in view.entry.table.primary_key.columns]
+    primary_key = {c: new.get(c) for c in key_columns}
+    entity = "/".join(str(v) for v in primary_key.values()) if None not in primary_key.values() else "(new)"
+    request_id = _store(view, "create", [HeldRow(primary_key, entity, {}, new)], reason)
+    flash_instead(f"The new record waits for approval by another {approval_role(view, 'create')} "
+                  f"(request #{request_id}); nothing has been created yet.", "success")
+    return True
+
+
 def hold_edit(view, form, model, reason: str | None) -> bool:
     """Hold the edit ``form`` would make to ``model`` for approval; nothing is written to the
     row. Returns True when a request was stored (False: refused, with a flash)."""
@@ -113,25 +157,10 @@ def hold_edit(view, form, model, reason: str | None) -> bool:
     label = row_label(view, model)
     with session.no_autoflush:
         form.populate_obj(model)
-        state = sa_inspect(model)
-        new: dict = {}
-        for attr in state.mapper.column_attrs:
-            history = state.attrs[attr.key].history
-            if history.has_changes():
-                new[attr.columns[0].name] = json_value(getattr(model, attr.key))
-        for rel in state.mapper.relationships:
-            if not state.attrs[rel.key].history.has_changes():
-                continue
-            if rel.direction is not RelationshipDirection.MANYTOONE:
-                session.rollback()
-                flash(f"{rel.key} is a list of related rows, which a change waiting for approval cannot hold; "
-                      "nothing was changed.", "error")
-                return False
-            target = getattr(model, rel.key)
-            for local, remote in rel.local_remote_pairs:
-                value = None if target is None else getattr(
-                    target, sa_inspect(target).mapper.get_property_by_column(remote).key)
-                new[local.name] = json_value(value)
+        new = _form_values(session, model, changed_only=True)
+    if new is None:
+        session.rollback()
+        return False
     session.rollback()  # the form's values were only read: the row stays as it is
     new = {k: v for k, v in new.items() if before.get(k) != v}
     if not new:
@@ -176,7 +205,7 @@ def hold_queue_decisions(view, action, rows, reason: str | None) -> tuple[list[i
         held = HeldRow({entry.primary_key[0]: json_value(key)}, str(key), {column.name: state},
                        {column.name: action.to})
         requests.append(hold(session, entry=entry, screen=view.endpoint, kind="queue", role=action.approval,
-                             hours=DEFAULT_HOURS, rows=[held], reason=reason, action=action.name))
+                             hours=action.approval_hours or DEFAULT_HOURS, rows=[held], reason=reason, action=action.name))
     session.rollback()
     return requests, skipped
 
@@ -206,3 +235,13 @@ def hold_declared_action(view, action, role: str, models, values: dict, reason: 
     flash(f"{action.label} on {len(rows)} row(s) waits for approval by another {role} (request #{request_id}); "
           "nothing has changed yet.", "success")
     return request_id
+
+
+def hold_revert(session, screen, role: str, event_id: int, mode: str, steps, reason: str) -> int:
+    """Hold the revert of audit event ``event_id`` (its planned rows: as they are now -> as they
+    will be) for approval; on approval the revert is planned and executed again, conflicts too."""
+    rows = [HeldRow(step.key, step.entity_id, dict(step.now or {}), dict(step.before)) for step in steps]
+    session.rollback()
+    return hold(session, entry=screen.entry, screen=screen.endpoint, kind="revert", role=role,
+                hours=int(getattr(screen, "approval_hours", DEFAULT_HOURS) or DEFAULT_HOURS), rows=rows,
+                reason=reason, action=f"{event_id}:{mode}")

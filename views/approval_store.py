@@ -10,49 +10,40 @@ audit row of its own (``approval.requested`` / ``.approved`` / ``.rejected`` / `
 
 Approving refuses, with the reason: the requester themself (whatever their role), an expired
 request, a tampered one, one decided already (two approvers racing: the request row is locked
-and claimed with ``UPDATE ... WHERE status = 'pending'``, so exactly one applies), and a
-conflict: a row whose current values differ from the old values the request recorded.
+and claimed with ``UPDATE ... WHERE status = 'pending'``, so exactly one applies), one reopened
+in the database (its status is not signed, but every decision is an audit row of the hash-chained
+trail: a request the trail shows decided is refused), and a conflict (views/approval_apply.py).
 """
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import decimal
 import hashlib
 import hmac
 import json
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import and_, insert, select, update
-from sqlalchemy import inspect as sa_inspect
+from sqlalchemy import func, insert, select, update
 
 from audit_hooks import ChangeSet, RowChange, audit_action
 from audit_hooks.changeset import json_value
 from backoffice.core.access import current_operator
-from models.own import approval_requests
+from models.own import approval_requests, audit_events
+
+from views.approval_apply import Conflict, apply, conflicts
 
 __all__ = ["ApprovalRefused", "ConflictRefused", "Conflict", "HeldRow", "KINDS", "note_of", "awaiting", "hold", "decide", "verify", "load", "pending_count",
-           "is_expired", "now"]
+           "is_expired", "now", "decided_in_trail"]
 
-KINDS = ("edit", "delete")  # what a screen's ``approval`` may hold; queue and declared actions add "queue", "action"
+KINDS = ("create", "edit", "delete")  # a screen's ``approval``; queues, declared actions and reverts add
+#: "queue", "action" and "revert"
 _SIGNED = ("created_at", "expires_at", "requester", "requester_role", "kind", "action", "entity_type", "screen",
            "role", "reason", "rows")
 
 
 class ApprovalRefused(Exception):
     """The decision cannot be made; the message says why (nothing was changed)."""
-
-
-@dataclass
-class Conflict:
-    """A row that changed since the request: per column, old at request / now / requested new."""
-
-    entity_id: str
-    columns: list[tuple[str, Any, Any, Any]]
-    gone: bool = False
 
 
 class ConflictRefused(ApprovalRefused):
@@ -152,8 +143,6 @@ def load(session, request_id: int, lock: bool = False) -> dict | None:
 
 
 def pending_count(session, roles_allowed) -> int:
-    from sqlalchemy import func
-
     return session.execute(select(func.count()).select_from(approval_requests).where(
         approval_requests.c.status == "pending", approval_requests.c.expires_at > now(),
         approval_requests.c.role.in_(list(roles_allowed)))).scalar() or 0
@@ -170,58 +159,14 @@ def awaiting(session, screen: str) -> dict[str, int]:
     return found
 
 
-def _python(column, value):
-    """A JSON-stored value back to what the column's type expects."""
-    if value is None:
-        return None
-    try:
-        kind = column.type.python_type
-    except NotImplementedError:
-        return value
-    if isinstance(value, str):
-        if kind is dt.datetime:
-            return dt.datetime.fromisoformat(value)
-        if kind is dt.date:
-            return dt.date.fromisoformat(value)
-        if kind is dt.time:
-            return dt.time.fromisoformat(value)
-        if kind is decimal.Decimal:
-            return decimal.Decimal(value)
-        if kind is uuid.UUID:
-            return uuid.UUID(value)
-        if kind is bytes and value.startswith("base64:"):
-            return base64.b64decode(value[7:])
-    return value
-
-
-def _conflicts(session, entry, request: dict, lock: bool = True) -> list[Conflict]:
-    table, found = entry.table, []
-    for held in request["rows"]:
-        where = and_(*(table.c[name] == _python(table.c[name], v) for name, v in held["primary_key"].items()))
-        query = select(table).where(where)
-        if lock and session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        current = session.execute(query).mappings().first()
-        if current is None:
-            found.append(Conflict(held["entity_id"], [], gone=True))
-            continue
-        differing = [(c, held["old"].get(c), json_value(current[c]), held["new"].get(c, "(deleted)"))
-                     for c in held["old"] if json_value(current[c]) != held["old"][c]]
-        if differing:
-            found.append(Conflict(held["entity_id"], differing))
-    return found
-
-
-def _apply(session, entry, request: dict) -> None:
-    mapper = sa_inspect(entry.model)
-    for held in request["rows"]:
-        identity = tuple(_python(c, held["primary_key"][c.name]) for c in mapper.primary_key)
-        obj = session.get(entry.model, identity)
-        if request["kind"] == "delete":
-            session.delete(obj)
-            continue
-        for name, value in held["new"].items():
-            setattr(obj, entry.key(name), _python(entry.table.c[name], value))
+def decided_in_trail(session, request: dict) -> str | None:
+    """The decision the audit trail holds for ``request`` (``approval.approved`` / ``.rejected``),
+    or None. The trail is append-only and hash-chained, so a request whose row was reopened in
+    the database (status back to 'pending', decision cleared) is still known as decided."""
+    return session.execute(select(audit_events.c.action).where(
+        audit_events.c.action.in_(("approval.approved", "approval.rejected")),
+        audit_events.c.entity_type == request["entity_type"],
+        audit_events.c.changes["request"].as_integer() == int(request["id"])).limit(1)).scalar()
 
 
 def note_of(request: dict, approver: str, reason: str | None) -> str:
@@ -231,32 +176,50 @@ def note_of(request: dict, approver: str, reason: str | None) -> str:
             + (f": {reason}" if reason else ""))
 
 
-def decide(session, reflection, request_id: int, *, approve: bool, reason: str | None, run_queue=None) -> dict:
+def _refusal(session, request: dict, approve: bool, reason: str | None, username: str) -> str | None:
+    """Why ``username`` may not decide ``request`` now, or None."""
+    if request["requester"] == username:
+        return "you requested this change: another operator must decide it"
+    if request["status"] != "pending":
+        return f"the request was already {request['status']} by {request['decided_by']}"
+    if request["decided_by"] or request["decided_at"]:
+        return "the request was altered in the database (a decided request marked pending again)"
+    if not verify(request):
+        return "the request was altered in the database since it was signed; it cannot be decided"
+    decided = decided_in_trail(session, request)
+    if decided:
+        return (f"the request was altered in the database: the audit trail records it {decided.split('.')[1]}, "
+                "yet it is marked pending again")
+    if approve and is_expired(request):
+        return f"the request expired at {_utc(request['expires_at']).isoformat()}"
+    if not approve and not reason:
+        return "a reason is required to reject a request"
+    return None
+
+
+def decide(session, reflection, request_id: int, *, approve: bool, reason: str | None, run_queue=None,
+           run_revert=None, may_apply=None) -> dict:
     """Approve (apply) or reject a pending request as the current operator, in one transaction.
     Raises :class:`ApprovalRefused` (or :class:`ConflictRefused`) with the reason; a refusal of
     an expired or tampered request is audited (``approval.refused``).
 
+    ``may_apply(request)`` (the screens' owner) says why the operator may not make the change
+    itself (the screen's own role for it), or None; it is asked before approving.
     A queue request is applied by ``run_queue(request, note)``: the queue's own runner, which
     commits the claim, the step's audit row and the decision together, or rolls them all back
-    and returns why."""
+    and returns why. A revert request is applied by ``run_revert(request, note)`` the same way."""
     operator = current_operator()
     reason = (reason or "").strip() or None
+    if approve and may_apply is not None:
+        preview = load(session, request_id)
+        why = None if preview is None else may_apply(preview)
+        session.rollback()
+        if why:
+            raise ApprovalRefused(why)
     request = load(session, request_id, lock=True)
     if request is None:
         raise LookupError(request_id)
-    refusal = None
-    if request["requester"] == operator.username:
-        refusal = "you requested this change: another operator must decide it"
-    elif request["status"] != "pending":
-        refusal = f"the request was already {request['status']} by {request['decided_by']}"
-    elif request["decided_by"] or request["decided_at"]:  # reopened in the database
-        refusal = "the request was altered in the database (a decided request marked pending again)"
-    elif not verify(request):
-        refusal = "the request was altered in the database since it was signed; it cannot be decided"
-    elif approve and is_expired(request):
-        refusal = f"the request expired at {_utc(request['expires_at']).isoformat()}"
-    elif not approve and not reason:
-        refusal = "a reason is required to reject a request"
+    refusal = _refusal(session, request, approve, reason, operator.username)
     if refusal:
         if "altered" in refusal or "expired" in refusal:
             _record(session, "approval.refused", request, {"refused_by": operator.username, "why": refusal})
@@ -275,23 +238,24 @@ def decide(session, reflection, request_id: int, *, approve: bool, reason: str |
     if claimed != 1:  # another approver decided it between our read and our claim
         session.rollback()
         raise ApprovalRefused("the request was decided by someone else just now")
+    runner = {"queue": run_queue, "revert": run_revert}.get(request["kind"]) if approve else None
     try:
-        if approve:
+        if approve and request["kind"] != "revert":  # a revert is planned (conflicts too) by its own owner
             # a queue row is locked by its runner (subject first): no lock here, the runner re-checks
-            conflicts = _conflicts(session, entry, request, lock=request["kind"] != "queue")
-            if conflicts:
+            found = conflicts(session, entry, request, lock=request["kind"] != "queue")
+            if found:
                 session.rollback()
-                raise ConflictRefused(conflicts)
-            if request["kind"] != "queue":
+                raise ConflictRefused(found)
+            if runner is None:
                 named = f"action.{request['action']}" if request["kind"] == "action" else None
                 with audit_action(named, reason=note_of(request, operator.username, reason)):
-                    _apply(session, entry, request)
+                    apply(session, entry, request)
         _record(session, "approval.approved" if approve else "approval.rejected", request,
                 {"approver" if approve else "rejected_by": operator.username}, reason)
-        if approve and request["kind"] == "queue":
-            refused = run_queue(request, note_of(request, operator.username, reason))
+        if runner is not None:
+            refused = runner(request, note_of(request, operator.username, reason))
             if refused:
-                raise ApprovalRefused(f"the queue refused the decision: {refused}")
+                raise ApprovalRefused(f"the {request['kind']} refused the decision: {refused}")
         else:
             session.commit()
     except Exception:

@@ -17,9 +17,12 @@ from sqlalchemy import select
 from backoffice.core.access import ROLES, current_operator
 from models.own import approval_requests
 
+from audit_hooks.revert import RevertRefused, execute_revert
 from views.approval_capture import approval_role
-from views.approval_store import ApprovalRefused, ConflictRefused, decide, is_expired, load, pending_count, verify
+from views.approval_store import (KINDS, ApprovalRefused, ConflictRefused, decide, is_expired, load, pending_count,
+                                  verify)
 from views.names import views_of
+from views.revert import decisions, may_revert
 
 __all__ = ["ApprovalsView", "init_app", "approving_roles"]
 
@@ -28,7 +31,7 @@ PAGE_SIZE = 100
 
 def approving_roles(app) -> set[str]:
     """Every role some screen of ``app`` names in its ``approval``."""
-    roles = {role for view in views_of(app) for kind in ("edit", "delete") if (role := approval_role(view, kind))}
+    roles = {role for view in views_of(app) for kind in KINDS if (role := approval_role(view, kind))}
     queues = [getattr(view, "queue", None) for view in views_of(app)]
     roles |= {a.approval for view in views_of(app) for a in (getattr(view, "declared_actions", None) or {}).values()
               if a.approval}
@@ -108,7 +111,7 @@ class ApprovalsView(BaseView):
             abort(400, description="decision must be approve or reject; nothing was changed.")
         try:
             decide(self.db.session, self.reflection, request_id, approve=approve, reason=request.form.get("reason"),
-                   run_queue=self._run_queue)
+                   run_queue=self._run_queue, run_revert=self._run_revert, may_apply=self._may_apply)
         except ConflictRefused as exc:
             flash(f"Not approved: {exc}.", "error")
             return self.details_view(request_id, conflicts=exc.conflicts, status=409)
@@ -117,6 +120,39 @@ class ApprovalsView(BaseView):
             return self.details_view(request_id, status=409)
         flash(f"Request #{request_id} was {'approved and applied' if approve else 'rejected'}.", "success")
         return redirect(url_for(".index_view"))
+
+    def _may_apply(self, held: dict) -> str | None:
+        """Why the current operator may not make the held change themself (the screen's own
+        role for it: an approver must be allowed to do the change), or None."""
+        operator = current_operator()
+        view = next((v for v in views_of(current_app) if v.endpoint == held["screen"]), None)
+        if held["kind"] == "revert":
+            allowed = may_revert(self.db, self.reflection, int(held["action"].split(":")[0]))
+            return None if allowed else "reverting this change needs a role you do not hold"
+        if view is None:
+            return "the screen of this request no longer exists"
+        if held["kind"] == "queue":
+            action = view.queue.actions.get(held["action"] or "") if hasattr(view, "queue") else None
+            role = None if action is None else action.role
+        elif held["kind"] == "action":
+            action = (getattr(view, "declared_actions", None) or {}).get(held["action"] or "")
+            role = None if action is None else action.role
+        else:
+            role = getattr(view, f"{held['kind']}_role", None)
+        if role is None or not operator.may(role):
+            return (f"the change itself ({held['kind']} on {held['screen']}) needs the role {role or 'nobody'}, "
+                    "which you do not hold")
+        return None
+
+    def _run_revert(self, held: dict, note: str) -> str | None:
+        """Apply a held revert through the revert's own execution (plan, conflicts, audit), which
+        commits it with the approval's claim or rolls everything back; why not, or None."""
+        event_id, _, mode = held["action"].partition(":")
+        try:
+            execute_revert(self.db.session, self.reflection, int(event_id), note, mode or "clean", decisions)
+        except RevertRefused as exc:
+            return str(exc)
+        return None
 
     def _run_queue(self, held: dict, note: str) -> str | None:
         """Run a held queue decision through its queue's runner (effect, sibling closing, audit),

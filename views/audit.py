@@ -26,6 +26,7 @@ _EXPORTED = ("id", "occurred_at", "actor", "actor_role", "action", "entity_type"
 
 def _revertible(event) -> bool:
     """Whether the history offers "Revert..." (the revert page checks the role and conflicts)."""
+    # approval.* rows record a step of a held change, not a change: nothing to revert
     return event["caused_by"] is None and (event["action"] in REVERTIBLE_ACTIONS or event["action"].startswith("review."))
 
 

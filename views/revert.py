@@ -28,9 +28,10 @@ from audit_hooks.revert import (
     MODES, REVERTIBLE_ACTIONS, RevertOutcome, RevertRefused, execute_revert, plan_revert, request_events, revert_request, reverted_by,
 )
 from views.access import RoleGuardMixin
+from views.approval_capture import approval_role, hold_revert
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 
-__all__ = ["RevertView", "confirm_and_execute", "decisions", "revert_role_for", "may_offer_revert", "register_rules", "check_revert_options",
+__all__ = ["RevertView", "confirm_and_execute", "may_revert", "decisions", "revert_role_for", "may_offer_revert", "register_rules", "check_revert_options",
            "REVERT_OPTIONS", "REVERT_PROBLEM_IDS", "TOKEN_MAX_AGE"]
 
 TOKEN_MAX_AGE = 3600
@@ -140,15 +141,50 @@ def may_offer_revert(event: dict) -> bool:
     return role is not None and operator.may(role)
 
 
-def confirm_and_execute(db, reflection, event_id: int, reason: str, mode: str = "clean") -> RevertOutcome:
-    """The execute half of a confirmed revert: role check (404 when not allowed), then
-    :func:`~audit_hooks.revert.execute_revert`. Raises :class:`RevertRefused` with a message
-    for the operator."""
+def may_revert(db, reflection, event_id: int) -> bool:
+    """Whether the current operator holds every role reverting ``event_id`` needs (reads only;
+    ends the session's transaction)."""
     plan = plan_revert(db.session, reflection, event_id, decisions)
     allowed = _may_revert(plan)
     db.session.rollback()
-    if not allowed:
+    return allowed
+
+
+_HELD_KIND = {"update": "edit", "insert": "create", "delete": "delete"}  # what the revert's first step does
+
+
+def _held_revert(db, reflection, event_id: int, reason: str, mode: str) -> int | None:
+    """When the reverted row's screen holds the kind of write the revert performs (a revert of
+    an update is an edit, of a create a delete, of a delete a create) for approval: store the
+    revert as a request (applied on approval through execute_revert) and return its id."""
+    plan = plan_revert(db.session, reflection, event_id, decisions)
+    screen = _screen_of(plan.steps[0].table) if plan.steps else None
+    role = None if screen is None else approval_role(screen, _HELD_KIND.get(plan.steps[0].op, "edit"))
+    if role is None:
+        db.session.rollback()
+        return None
+    if mode not in MODES or not reason:
+        db.session.rollback()
+        raise RevertRefused("a reason is required to revert a change" if not reason else
+                            f"mode must be one of {', '.join(MODES)}")
+    refusal = plan.refusal or (f"event #{event_id} was already reverted by #{plan.reverted_by}"
+                               if plan.reverted_by is not None else None)
+    if refusal:
+        db.session.rollback()
+        raise RevertRefused(refusal)
+    return hold_revert(db.session, screen, role, event_id, mode, plan.steps, reason)
+
+
+def confirm_and_execute(db, reflection, event_id: int, reason: str, mode: str = "clean") -> RevertOutcome:
+    """The execute half of a confirmed revert: role check (404 when not allowed); then, when
+    the table holds that kind of write for approval, a request (``RevertOutcome.held``), else
+    :func:`~audit_hooks.revert.execute_revert`. Raises :class:`RevertRefused` with a message
+    for the operator."""
+    if not may_revert(db, reflection, event_id):
         abort(404)
+    held = _held_revert(db, reflection, event_id, reason, mode)
+    if held is not None:
+        return RevertOutcome(event_id, False, f"request #{held}", [])
     return execute_revert(db.session, reflection, event_id, reason, mode, decisions)
 
 
@@ -212,7 +248,11 @@ class RevertView(RoleGuardMixin, BaseView):
         except RevertRefused as exc:
             flash(f"Nothing was reverted: {exc}", "error")
             return self._confirm(event_id, reason, mode, status=409)
-        flash(f"Event #{event_id} was reverted by #{outcome.revert_ids[0]}.", "success")
+        if not outcome.done:  # held for a second operator's approval
+            flash(f"Reverting event #{event_id} waits for approval by another operator ({outcome.message}); "
+                  "nothing has changed yet.", "success")
+        else:
+            flash(f"Event #{event_id} was reverted by #{outcome.revert_ids[0]}.", "success")
         return redirect(url_for("audit.index_view", entity=self._entity(event_id)))
 
     def _entity(self, event_id: int) -> str | None:

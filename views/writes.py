@@ -36,7 +36,7 @@ from audit_hooks.collector import entity_id
 from backoffice.core.access import current_operator
 from backoffice.web.csrf import SecureForm
 
-from views.approval_capture import approval_role, hold_delete, hold_edit
+from views.approval_capture import approval_role, hold_create, hold_delete, hold_edit
 from views.concurrency import NONCE_FIELD, VERSION_FIELD, record_submission, stale_edit, submitted_value
 from views.declared_actions import DeclaredActions
 from views.forms import reason_given
@@ -69,6 +69,8 @@ class WritesPart(DeclaredActions):
     # -- the saves ---------------------------------------------------------------------------
 
     def create_model(self, form):
+        if approval_role(self, "create"):  # two-person approval: held, not applied
+            return hold_create(self, form, reason_given())
         with audit_action(reason=reason_given()):
             return super().create_model(form)
 
