@@ -61,5 +61,6 @@ def screenshot(page, name: str, full_page: bool = False) -> Path:
 
 def assert_fits(page) -> None:
     """No horizontal scrolling of the page itself (tables may scroll in .table-responsive)."""
+    page.wait_for_load_state("load")  # after a click the next page may not have a body yet
     scroll, inner = page.evaluate("[document.body.scrollWidth, window.innerWidth]")
     assert scroll <= inner, f"{page.url}: the page is {scroll}px wide in a {inner}px window"

@@ -50,7 +50,7 @@ def test_list_shows_utc_timestamps_with_a_relative_hint(page, live_server):
 
 def test_detail_page(page, live_server):
     page.goto("/admin/movies/details/?id=1")
-    expect(page.locator("table")).to_contain_text("The Silent Harbor")
+    expect(page.locator("table.searchable")).to_contain_text("The Silent Harbor")
     expect(page.locator("time.backoffice-time").first).to_have_text(re.compile(r"UTC$"))
     assert_fits(page)
     screenshot(page, "detail")

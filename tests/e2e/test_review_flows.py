@@ -42,7 +42,7 @@ def test_apply_one_review_with_its_confirmation(page, live_server):
 
     old_tmdb_id = re.search(r"tmdb_id:\s*(\d+)\s*→\s*" + candidate, preview_text).group(1)
     page.goto(movie_url)
-    expect(page.locator("table")).to_contain_text(candidate)
+    expect(page.locator("table.searchable")).to_contain_text(candidate)
 
     # The audit entry: who, which action, and the movie's tmdb_id old -> new.
     page.get_by_role("link", name="History of this record").click()
@@ -79,7 +79,7 @@ def test_bulk_reject_with_a_reason(page, live_server):
     for review_id in ids:
         expect(_row(page, review_id)).to_have_count(0)
         page.goto(f"/admin/tmdb_match_reviews/details/?id={review_id}")
-        details = page.locator("table")
+        details = page.locator("table.searchable")
         expect(details).to_contain_text("Scores below 0.3: wrong films")
         expect(details.locator(".backoffice-status")).to_have_text("rejected")
 
@@ -114,8 +114,8 @@ def test_a_viewer_sees_no_action_controls(page, new_context, live_server):
     expect(page.get_by_role("link", name="Export", exact=True)).to_be_visible()  # viewers may export
 
     page.goto("/admin/movies/details/?id=1")
-    expect(page.locator("table")).to_contain_text("The Silent Harbor")
-    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(page.locator("table.searchable")).to_contain_text("The Silent Harbor")
+    expect(page.get_by_role("link", name="Edit", exact=True)).to_have_count(0)
     expect(page.get_by_role("button", name="Delete")).to_have_count(0)
 
     response = page.goto("/admin/movies/edit/?id=1")
