@@ -141,6 +141,23 @@ def test_a_revert_of_a_held_kind_waits_for_approval(gap_app):
     assert client.get(f"/admin/revert/request?rid={update['request_id']}", headers=ANN).status_code == 200
 
 
+def test_reverting_a_whole_request_does_not_skip_the_approval_its_rows_need(gap_app):
+    app, client = gap_app, gap_app.test_client()
+    rename = _request_edit(client, "Neo-noir", OTTO)
+    assert _decide(client, rename, ADA, "approve").status_code == 302 and _name(app) == "Neo-noir"
+    update = [e for e in _events(app, "update") if e["entity_id"] == "9301"][-1]
+    page = client.get(f"/admin/revert/request?rid={update['request_id']}", headers=ANN)
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    token = re.search(r'name="token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+    before = len(_events(app, "revert"))
+    refused = client.post("/admin/revert/request", headers=ANN, follow_redirects=True, data={
+        "csrf_token": _token(html), "token": token, "reason": "wrong name", "mode": "clean"})
+    assert "need a second operator&#39;s approval" in refused.get_data(as_text=True) or \
+        "need a second operator's approval" in refused.get_data(as_text=True)
+    assert _name(app) == "Neo-noir" and len(_events(app, "revert")) == before
+
+
 def test_a_held_revert_is_refused_when_the_row_changed_meanwhile(gap_app):
     app, client = gap_app, gap_app.test_client()
     rename = _request_edit(client, "Neo-noir", OTTO)

@@ -153,14 +153,25 @@ def may_revert(db, reflection, event_id: int) -> bool:
 _HELD_KIND = {"update": "edit", "insert": "create", "delete": "delete"}  # what the revert's first step does
 
 
+def _approval_needed(plan) -> str | None:
+    """The approval role one of the plan's rows needs for the write the revert does to it
+    (every step counts: a restored delete also re-inserts its cascaded rows), or None."""
+    for step in plan.steps:
+        screen = _screen_of(step.table)
+        role = None if screen is None else approval_role(screen, _HELD_KIND.get(step.op, "edit"))
+        if role is not None:
+            return role
+    return None
+
+
 def _held_revert(db, reflection, event_id: int, reason: str, mode: str) -> int | None:
     """When the reverted row's screen holds the kind of write the revert performs (a revert of
     an update is an edit, of a create a delete, of a delete a create) for approval: store the
     revert as a request (applied on approval through execute_revert) and return its id."""
     plan = plan_revert(db.session, reflection, event_id, decisions)
     screen = _screen_of(plan.steps[0].table) if plan.steps else None
-    role = None if screen is None else approval_role(screen, _HELD_KIND.get(plan.steps[0].op, "edit"))
-    if role is None:
+    role = _approval_needed(plan)
+    if role is None or screen is None:
         db.session.rollback()
         return None
     if mode not in MODES or not reason:
@@ -287,11 +298,17 @@ class RevertView(RoleGuardMixin, BaseView):
         if not isinstance(rid, str):
             abort(400, description="The confirmation token names no request; nothing was changed.")
         events = request_events(self.db.session.connection(), rid)
+        held = False
         for event in events:
             plan = plan_revert(self.db.session, self.reflection, event["id"], decisions)
             if not plan.refusal and not _may_revert(plan):
                 abort(404)
+            held = held or (not plan.refusal and _approval_needed(plan) is not None)
         self.db.session.rollback()
+        if held:  # a whole request at once would skip the approval its rows need
+            flash("Nothing was reverted: some of these changes need a second operator's approval. Revert them "
+                  "one by one from the audit history; each becomes an approval request.", "error")
+            return redirect(url_for(".request_view", rid=rid))
         reason = request.form.get("reason", "").strip()
         if not reason:
             flash("Nothing was reverted: a reason is required to revert a change", "error")
