@@ -41,8 +41,9 @@ def test_scaffold_writes_every_table_and_refuses_to_overwrite(db_url, tmp_path):
     assert check_all(load_declarations(switched_on), reflection, console_rules()) == []
     movies = tomllib.loads(uncomment(text))["views"]["movies"]
     # fulltext: only where a tsvector column exists, and as an explanation (it replaces search)
+    # confirm_delete and approval: explanations too, since each switches a safeguard on
     assert set(movies) == set(console_rules().options["views"]) - {"labels", "links", "actions", "fulltext",
-                                                                   "fulltext_config"}
+                                                                   "fulltext_config", "confirm_delete", "approval"}
     assert movies["formatters"] == {"release_date": "date", "tmdb_synced_at": "datetime",
                                     "created_at": "datetime", "updated_at": "datetime"}
 

@@ -382,3 +382,47 @@ def test_the_private_name_scan_catches_uses_and_overrides_and_spares_our_own():
     ours = ("class Cache:\n    def __init__(self):\n        self._values = {}\n\n    def get(self, k):\n"
             "        return self._values[k], row._mapping  # not session._flushing\n")
     assert private_uses(ours, *names) == []
+
+
+def test_search_runs_through_flask_admins_search_hook(tmp_path):
+    import inspect
+
+    from flask import Flask
+    from flask_admin import Admin
+    from flask_admin.contrib.sqla import ModelView
+    from sqlalchemy import Column, Integer, String
+    from sqlalchemy.orm import declarative_base, sessionmaker
+
+    assert list(inspect.signature(ModelView._apply_search).parameters) == \
+        ["self", "query", "count_query", "joins", "count_joins", "search"]
+    Base = declarative_base()
+
+    class Film(Base):
+        __tablename__ = "film"
+        id = Column(Integer, primary_key=True)
+        title = Column(String)
+
+    seen = []
+
+    class Screen(internals.SearchHook, ModelView):
+        column_searchable_list = ["title"]
+
+        def apply_search(self, query, count_query, joins, count_joins, search):
+            seen.append(search)
+            return super().apply_search(query, count_query, joins, count_joins, search)
+
+    from sqlalchemy import create_engine
+    engine = create_engine(f"sqlite:///{tmp_path / 'f.db'}")
+    Base.metadata.create_all(engine)
+    session = sessionmaker(bind=engine)()
+    session.add_all([Film(id=1, title="Harbour"), Film(id=2, title="Mountain")])
+    session.commit()
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "k"
+    admin = Admin(app)
+    view = Screen(Film, session)
+    admin.add_view(view)
+    assert len(internals.search_fields(view)) == 1  # (column, join path) of "title"
+    with app.test_request_context("/admin/film/?search=harb"):
+        count, rows = view.get_list(0, None, False, "harb", [])
+    assert seen == ["harb"] and count == 1 and [r.title for r in rows] == ["Harbour"]

@@ -15,6 +15,7 @@ from flask_admin import BaseView, expose
 from sqlalchemy import select
 
 from backoffice.core.access import ROLES, current_operator
+from backoffice.core.internals import BeforeViewHook
 from models.own import approval_requests
 
 from audit_hooks.revert import RevertRefused, execute_revert
@@ -42,7 +43,7 @@ def _mine(operator) -> list[str]:
     return [role for role in approving_roles(current_app) if operator.may(role)]
 
 
-class ApprovalsView(BaseView):
+class ApprovalsView(BeforeViewHook, BaseView):
     """Pending and decided approval requests; approve or reject one (see the module docstring)."""
 
     def __init__(self, db, reflection, **kwargs):
@@ -71,10 +72,10 @@ class ApprovalsView(BaseView):
         self.db.session.rollback()
         return row is None or not current_operator().may(row["role"])
 
-    def _handle_view(self, name, **kwargs):
+    def before_view(self, name):
         if self.refuses_request(name):
             abort(404)
-        return super()._handle_view(name, **kwargs)
+        return None
 
     def _request(self, request_id: int) -> dict:
         row = load(self.db.session, request_id)

@@ -25,6 +25,7 @@ import re
 from sqlalchemy import func
 
 from backoffice.core.declarations import did_you_mean
+from backoffice.core.internals import SearchHook, search_fields
 
 from views.columns import category_of
 from views.names import db_session
@@ -66,9 +67,10 @@ def check_fulltext(checker) -> None:
                     "and search has no effect", "remove search, or fulltext")
 
 
-class FullTextPart:
+class FullTextPart(SearchHook):
     """Part of :class:`~views.base.ReflectedModelView`: owns ``init_search``,
-    ``_apply_search`` and ``search_placeholder`` (see the module docstring). Needs ``self.entry``."""
+    ``apply_search`` (Flask-Admin's search hook, through ``SearchHook``) and
+    ``search_placeholder`` (see the module docstring). Needs ``self.entry``."""
 
     #: The tsvector column searched (the declarative file's ``fulltext``), or None.
     fulltext_column: str | None = None
@@ -107,13 +109,13 @@ class FullTextPart:
         # (the column's type is known from the reflection; the dialect is checked per search).
         return plain or fulltext_usable(self.entry.table.c.get(self.fulltext_column or ""))
 
-    def _apply_search(self, query, count_query, joins, count_joins, search):
+    def apply_search(self, query, count_query, joins, count_joins, search):
         words = search.strip()
         condition = self.fulltext_condition(words) if words else None
         if condition is None:
-            if not getattr(self, "_search_fields", None):
+            if not search_fields(self):
                 return query, count_query, joins, count_joins  # nothing else to search with
-            return super()._apply_search(query, count_query, joins, count_joins, search)
+            return super().apply_search(query, count_query, joins, count_joins, search)
         query = query.filter(condition)
         if count_query is not None:
             count_query = count_query.filter(condition)

@@ -21,7 +21,9 @@ from models.reflection import reflect
 from views.base import ReflectedModelView
 from views.columns import UNSORTABLE, category_of
 from views.formatters import type_family
+from views.approval_capture import DEFAULT_HOURS
 from views.report import defaults_not_applicable
+from views.safeguards import CONFIRM_SECONDS, REASON_KINDS
 from views.tuning import DEFAULT_ORDER
 
 __all__ = ["scaffold_command", "render_scaffold", "register_commands"]
@@ -74,7 +76,15 @@ def _entry(screen: str, entry) -> list[str]:
         options.append((key, json.dumps(role or "nobody")))
     options.append(("revert", "false" if entry.read_only else "true"))
     options.append(("revert_role", '"operator"'))  # the role the change itself needed, unless raised
+    if not entry.read_only:
+        options.append(("reason", "{ " + ", ".join(f'{kind} = "optional"' for kind in REASON_KINDS) + " }"))
+        options.append(("confirm_delete_seconds", str(CONFIRM_SECONDS)))
+        options.append(("approval_hours", str(DEFAULT_HOURS)))
     lines += [f"# {key} = {value}" for key, value in options]
+    if not entry.read_only:  # explanations: each switches a safeguard on, there is no "off" value to write
+        lines.append(f'## confirm_delete = "{"label" if entry.primary_key else "key"}"  '
+                     "# deleting asks to type the row's label (or key); several rows: their count")
+        lines.append('## approval = { delete = "admin" }  # a second operator with this role applies the change')
     formatters = {n: families[n] for n in names if families[n] in ("date", "datetime")}
     if formatters:
         lines.append("# formatters = { " + ", ".join(f'{_key(n)} = "{f}"' for n, f in formatters.items()) + " }")

@@ -14,7 +14,7 @@ from werkzeug.routing import Rule
 __all__ = ["LazyBuildRule", "session_is_flushing", "update_values", "list_arguments", "column_by_index",
            "export_columns", "list_filter", "list_filters", "list_url", "column_choices", "list_value_is_flask_admins",
            "action_declaration", "set_actions", "action_handler", "BeforeViewHook", "FilterGroupsHook",
-           "RunViewOnce", "WidgetText"]
+           "SearchHook", "search_fields", "RunViewOnce", "WidgetText"]
 
 
 class LazyBuildRule(Rule):
@@ -187,6 +187,29 @@ class BeforeViewHook:
         if response is not None:
             return response
         return super()._handle_view(name, **kwargs)  # type: ignore[misc]
+
+
+class SearchHook:
+    """Mixin for Flask-Admin SQLAlchemy model views: ``apply_search(...)`` decides how the
+    list's search box narrows the query (and its count query).
+
+    Flask-Admin applies the search in the underscored ``ModelView._apply_search(query,
+    count_query, joins, count_joins, search)`` and returns the four back; there is no public
+    hook between the box's words and the query. Parts override :meth:`apply_search` and call
+    ``super().apply_search(...)`` for Flask-Admin's own contains-search.
+    """
+
+    def apply_search(self, query, count_query, joins, count_joins, search):
+        return super()._apply_search(query, count_query, joins, count_joins, search)  # type: ignore[misc]
+
+    def _apply_search(self, query, count_query, joins, count_joins, search):
+        return self.apply_search(query, count_query, joins, count_joins, search)
+
+
+def search_fields(view) -> list:
+    """The columns Flask-Admin's contains-search runs over (``init_search`` fills the
+    underscored ``_search_fields``; empty when the screen has none)."""
+    return list(getattr(view, "_search_fields", None) or [])
 
 
 class FilterGroupsHook:
