@@ -113,7 +113,7 @@ def test_the_console_uses_lazy_rules_and_first_urls_built_from_two_threads_agree
     assert client.get("/admin/movies/").status_code == 200
 
 
-def test_the_collector_is_paused_inside_and_garbage_is_collected_at_the_end():
+def test_the_collector_is_paused_inside_and_start_up_garbage_goes_at_the_next_full_collection():
     assert gc.isenabled()
 
     class Node:
@@ -125,8 +125,33 @@ def test_the_collector_is_paused_inside_and_garbage_is_collected_at_the_end():
         node.cycle = node  # only the cyclic collector can free this
         alive = weakref.ref(node)
         del node
+        kept = Node()
+        kept.cycle = kept
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0  # nothing is left frozen: it would never be freed
+    gc.collect(0)
+    assert alive() is not None  # moved past the young generations, unscanned
+    gc.collect()
     assert alive() is None
+    assert kept.cycle is kept
+
+
+def test_objects_frozen_before_stay_frozen_and_the_block_is_collected_at_once():
+    class Node:
+        pass
+
+    gc.freeze()  # as gunicorn's pre_fork does before a worker builds its console
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            node = Node()
+            node.cycle = node
+            alive = weakref.ref(node)
+            del node
+        assert alive() is None
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
 
 
 def test_the_collector_stays_off_when_the_caller_had_turned_it_off():
