@@ -7,6 +7,7 @@ empty database). Each subsystem adds its own commands through ``register_command
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -95,8 +96,13 @@ def serve(host: str, port: int | None, workers: int, reload_: bool) -> None:
 @click.option("--seed", type=int, default=42, show_default=True, help="Random seed (same seed, same catalog).")
 @click.option("--report", is_flag=True, help="Print the exact planted defect counts as JSON.")
 def seed_demo_command(movies: int, seed: int, report: bool) -> None:
-    """(Re-)create the demo catalog tables in DATABASE_URL and fill them."""
-    settings = _settings()
+    """(Re-)create the demo catalog tables in DATABASE_URL and fill them.
+
+    A maintenance command: it runs without the console's per-request statement timeout
+    (STATEMENT_TIMEOUT_MS), since copying a million movies' credits takes longer than any
+    page may.
+    """
+    settings = dataclasses.replace(_settings(), statement_timeout_ms=0)  # 0: no timeout (engine.py)
     url = database_url(settings)
     if settings.database_url is None:
         demo_database_path().parent.mkdir(parents=True, exist_ok=True)
