@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--path", default="/admin/movies/")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--save", help="also write the console's raw profile here (pstats format)")
     args = parser.parse_args(argv)
 
     folder = tempfile.mkdtemp(prefix="profile-list-")
@@ -79,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
         for _ in range(args.requests):
             client.get(args.path)
         profiler.disable()
+        if args.save:
+            profiler.dump_stats(args.save)
         stats = pstats.Stats(profiler, stream=sys.stdout)
         areas: dict[str, float] = {}
         for key, (_cc, _nc, own, _cum, _callers) in stats.stats.items():

@@ -78,6 +78,14 @@ class RowRendering:
                     and self.list_template == LIST_TEMPLATE)  # type: ignore[attr-defined]
 
     @pass_context
+    def render_rows(self, context, rows, list_columns, actions, row_actions) -> Markup:
+        """Every ``<tr>`` of the page in one call (the list template's ``model_list_table``
+        when :meth:`fast_rows` holds): no template block, context or loop per row."""
+        pk, render = self.get_pk_value, self.render_row  # type: ignore[attr-defined]
+        return Markup("".join(f"<tr>{render(context, row, list_columns, actions, row_actions, pk(row))}</tr>"
+                              for row in rows))
+
+    @pass_context
     def render_row(self, context, row, list_columns, actions, row_actions, row_id) -> Markup:
         """One whole ``<tr>`` body, as the ``list_row`` block renders it: the selection
         checkbox when batch actions exist, the row actions, then the cells."""
