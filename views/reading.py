@@ -84,7 +84,7 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         prefix = prefixes.get(full)
         if prefix is None:
             if not _plain_endpoint(full):
-                return url_for(endpoint, **kwargs)
+                return _remembered_url(full, endpoint, kwargs)
             prefix = prefixes[full] = url_for(full)
         # werkzeug.routing.Map.build drops None values; the rule appends the rest in order
         # (lists as repeated keys) with werkzeug.urls' quoting.
@@ -256,6 +256,31 @@ def _plain_endpoint(endpoint: str) -> bool:
                            and not app.url_default_functions.get(None)
                            and not any(app.url_default_functions.get(name) for name in _blueprints(blueprint)))
     return known[endpoint]
+
+
+_REMEMBERED_MOST = 2048
+
+
+def _remembered_url(full: str, endpoint: str, kwargs: dict) -> str:
+    """A URL with path arguments (the ~15 static files of every page): the same endpoint,
+    arguments, host, scheme and script root give the same URL, so it is built once per
+    process (a bounded table) when no URL-default callback could change it."""
+    app = current_app
+    if app.url_default_functions or app.url_map.sort_parameters:
+        return url_for(endpoint, **kwargs)
+    try:
+        key = (request.host, request.scheme, request.script_root, full, tuple(kwargs.items()))
+        hash(key)
+    except TypeError:  # a list argument: not remembered
+        return url_for(endpoint, **kwargs)
+    known = app.extensions.setdefault("backoffice.remembered_urls", {})
+    url = known.get(key)
+    if url is None:
+        url = url_for(endpoint, **kwargs)
+        if len(known) >= _REMEMBERED_MOST:
+            known.clear()  # bounded: a crawler's odd arguments cannot grow a worker
+        known[key] = url
+    return url
 
 
 def _blueprints(name: str) -> list[str]:
