@@ -73,21 +73,24 @@ class ReadingPart(FilterGroupsHook, TableOffer):
 
     def get_url(self, endpoint, **kwargs):
         """``url_for(endpoint, **kwargs)``, the same text. A list page builds ~50 URLs of a few
-        endpoints that take no path arguments (sort, pager, filter links): for those the path
-        is built once per request and the query string appended as werkzeug appends it."""
-        if not self.prefix_urls or not has_request_context() or not _prefixable(endpoint, kwargs):
+        endpoints: the sort, pager and filter links (no path arguments) from the path built
+        once per request plus the query string quoted as werkzeug quotes it; the static files
+        (a path argument) once per process (:func:`_remembered_url`)."""
+        if not self.prefix_urls or not _prefixable(kwargs):
             return url_for(endpoint, **kwargs)
-        # Flask resolves ".name" against the blueprint of the request, whatever view asks.
-        full = endpoint if endpoint[:1] != "." else (
-            f"{request.blueprint}{endpoint}" if request.blueprint else endpoint[1:])
-        prefixes = g.setdefault("_backoffice_url_prefixes", {})
-        prefix = prefixes.get(full)
+        known = _request_urls()
+        if known is None:  # no request: url_for decides (it raises what it raises)
+            return url_for(endpoint, **kwargs)
+        prefix = known.get(endpoint)
         if prefix is None:
-            if not _plain_endpoint(full):
-                return _remembered_url(full, endpoint, kwargs)
-            prefix = prefixes[full] = url_for(full)
+            # Flask resolves ".name" against the blueprint of the request, whatever view asks.
+            blueprint = request.blueprint
+            full = endpoint if endpoint[:1] != "." else (f"{blueprint}{endpoint}" if blueprint else endpoint[1:])
+            prefix = known[endpoint] = url_for(full) if _plain_endpoint(full) else ""
+        if not prefix:
+            return _remembered_url(known, endpoint, kwargs)
         # werkzeug.routing.Map.build drops None values; the rule appends the rest in order
-        # (lists as repeated keys) with werkzeug.urls' quoting.
+        # (lists as repeated keys, None items dropped) with werkzeug.urls' quoting.
         items = [item for item in iter_multi_items({k: v for k, v in kwargs.items() if v is not None})
                  if item[1] is not None]
         return f"{prefix}?{urlencode(items, safe=_URL_SAFE)}" if items else prefix
@@ -238,9 +241,24 @@ class ReadingPart(FilterGroupsHook, TableOffer):
 _URL_SAFE = "!$'()*,/:;?@"
 
 
-def _prefixable(endpoint: str, kwargs: dict) -> bool:
+def _prefixable(kwargs: dict) -> bool:
     # _anchor, _external, _method, _scheme change the URL's shape: url_for handles them.
     return not any(key[:1] == "_" for key in kwargs)
+
+
+def _request_urls() -> dict | None:
+    """This request's URL prefixes by endpoint as asked ("" where there is none), and
+    ``None``: the request's host, scheme and script root. None outside a request."""
+    try:
+        return g._backoffice_urls
+    except AttributeError:
+        pass
+    except RuntimeError:  # no application context at all
+        return None
+    if not has_request_context():
+        return None
+    known = g._backoffice_urls = {None: (request.host, request.scheme, request.script_root)}
+    return known
 
 
 def _plain_endpoint(endpoint: str) -> bool:
@@ -261,25 +279,25 @@ def _plain_endpoint(endpoint: str) -> bool:
 _REMEMBERED_MOST = 2048
 
 
-def _remembered_url(full: str, endpoint: str, kwargs: dict) -> str:
+def _remembered_url(known: dict, endpoint: str, kwargs: dict) -> str:
     """A URL with path arguments (the ~15 static files of every page): the same endpoint,
-    arguments, host, scheme and script root give the same URL, so it is built once per
-    process (a bounded table) when no URL-default callback could change it."""
+    arguments, blueprint, host, scheme and script root give the same URL, so it is built
+    once per process (a bounded table) when no URL-default callback could change it."""
     app = current_app
     if app.url_default_functions or app.url_map.sort_parameters:
         return url_for(endpoint, **kwargs)
     try:
-        key = (request.host, request.scheme, request.script_root, full, tuple(kwargs.items()))
+        key = (known[None], request.blueprint if endpoint[:1] == "." else None, endpoint, tuple(kwargs.items()))
         hash(key)
     except TypeError:  # a list argument: not remembered
         return url_for(endpoint, **kwargs)
-    known = app.extensions.setdefault("backoffice.remembered_urls", {})
-    url = known.get(key)
+    remembered = app.extensions.setdefault("backoffice.remembered_urls", {})
+    url = remembered.get(key)
     if url is None:
         url = url_for(endpoint, **kwargs)
-        if len(known) >= _REMEMBERED_MOST:
-            known.clear()  # bounded: a crawler's odd arguments cannot grow a worker
-        known[key] = url
+        if len(remembered) >= _REMEMBERED_MOST:
+            remembered.clear()  # bounded: a crawler's odd arguments cannot grow a worker
+        remembered[key] = url
     return url
 
 
