@@ -46,6 +46,8 @@ def _peak_kib(client, path: str) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="DATABASE_URL (default: a fresh SQLite demo catalog)")
+    parser.add_argument("--postgres", action="store_true",
+                        help="seed the demo catalog in a throwaway PostgreSQL cluster instead of SQLite")
     parser.add_argument("--movies", type=int, default=5_000)
     parser.add_argument("--path", action="append", help="list page (repeatable; default /admin/movies/)")
     parser.add_argument("--requests", type=int, default=300)
@@ -54,16 +56,31 @@ def main(argv: list[str] | None = None) -> None:
 
     folder = tempfile.mkdtemp(prefix="bench-list-")
     os.chdir(folder)
-    url = args.url
+    url, server = args.url, None
     if url is None:
         from sqlalchemy import create_engine
 
+        from backoffice.core.settings import normalise_database_url
         from backoffice.demo import seed_demo
 
-        url = f"sqlite:///{folder}/demo.sqlite"
-        engine = create_engine(url)
+        if args.postgres:
+            from testing_support.postgres import PostgresServer, find_binaries
+
+            server = PostgresServer.start(find_binaries())
+            url = server.create_database("bench_list")
+        else:
+            url = f"sqlite:///{folder}/demo.sqlite"
+        engine = create_engine(normalise_database_url(url))
         seed_demo(engine, movies=args.movies)
         engine.dispose()
+    try:
+        _measure(url, paths, args.requests)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _measure(url: str, paths: list[str], requests: int) -> None:
     os.environ.update(DATABASE_URL=url, SECRET_KEY="bench", LOG_LEVEL="ERROR")
 
     from benchmarks.apps import console_app, plain_simple_app
@@ -81,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
                 run(path)
         times: dict[str, list[float]] = {name: [] for name in runs}
         names = list(runs)
-        for round_ in range(args.requests):
+        for round_ in range(requests):
             # Each app goes first, second and third in turn: no app always follows another.
             for name in names[round_ % 3:] + names[:round_ % 3]:
                 run = runs[name]
@@ -89,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
                 run(path)
                 times[name].append((time.perf_counter() - started) * 1000)
         base = statistics.median(times["simple_list_pager"])
-        print(f"{path}  ({args.requests} rounds, requested in turn)")
+        print(f"{path}  ({requests} rounds, requested in turn)")
         for name, values in times.items():
             p50, p95 = statistics.median(values), sorted(values)[int(len(values) * 0.95) - 1]
             print(f"  {name:<22} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ratio {p50 / base:5.2f}")

@@ -159,12 +159,15 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         size = self.table_size()
         narrowed = bool(search) or bool(filters)
         plan = count_plan(self.count_strategy, size, narrowed)
-        base = super().get_list(None, None, False, search, filters, execute=False, page_size=0)[1]
+        # The unexecuted query (search and filters applied) only where a keyset page or a
+        # bounded count needs it: a small table's page does without building it.
+        base = lambda: super(ReadingPart, self).get_list(  # noqa: E731
+            None, None, False, search, filters, execute=False, page_size=0)[1]
         sort_name, desc = requested_order(self.column_default_sort, list(self.entry.primary_key),
                                           sort_column, sort_desc)
         columns = self.keyset_columns(sort_name) if size.large and page_size else None
         if columns is not None:
-            listing, data = self._keyset_page(base, columns, desc, page, page_size)
+            listing, data = self._keyset_page(base(), columns, desc, page, page_size)
         elif size.large and page_size:
             listing = _bounded_listing(self.max_offset_rows, page_size, sort_name)
             page = min(page, listing.max_page)
@@ -188,7 +191,7 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         if plan == "exact":
             return ShownCount(self.get_count_query().scalar() or 0)
         # SELECT 1, not the row: an index-only scan can answer "how many, up to the cap".
-        narrowed = base.order_by(None).enable_eagerloads(False).statement.with_only_columns(
+        narrowed = base().order_by(None).enable_eagerloads(False).statement.with_only_columns(
             literal_column("1"), maintain_column_froms=True).limit(self.count_cap + 1)
         rows = db_session(self).execute(select(func.count()).select_from(narrowed.subquery())).scalar() or 0
         return ShownCount(self.count_cap, "capped") if rows > self.count_cap else ShownCount(rows)
