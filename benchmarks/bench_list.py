@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--movies", type=int, default=5_000)
     parser.add_argument("--path", action="append", help="list page (repeatable; default /admin/movies/)")
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--page-size", type=int, default=20,
+                        help="rows on the console's page (plain Flask-Admin shows its default 20)")
     args = parser.parse_args(argv)
     paths = args.path or ["/admin/movies/"]
 
@@ -74,13 +76,13 @@ def main(argv: list[str] | None = None) -> None:
         seed_demo(engine, movies=args.movies)
         engine.dispose()
     try:
-        _measure(url, paths, args.requests)
+        _measure(url, paths, args.requests, args.page_size)
     finally:
         if server is not None:
             server.stop()
 
 
-def _measure(url: str, paths: list[str], requests: int) -> None:
+def _measure(url: str, paths: list[str], requests: int, page_size: int) -> None:
     os.environ.update(DATABASE_URL=url, SECRET_KEY="bench", LOG_LEVEL="ERROR")
 
     from benchmarks.apps import console_app, plain_simple_app
@@ -88,8 +90,10 @@ def _measure(url: str, paths: list[str], requests: int) -> None:
     console = console_app()
     simple = plain_simple_app()
     ours, plain = console.test_client(), simple.test_client()
-    fast = lambda path: (_switch(console, True), ours.get(path))  # noqa: E731
-    slow = lambda path: (_switch(console, False), ours.get(path))  # noqa: E731
+    # The same rows on both sides: the console's screens show 50 by default, Flask-Admin 20.
+    sized = lambda path: f"{path}{'&' if '?' in path else '?'}page_size={page_size}"  # noqa: E731
+    fast = lambda path: (_switch(console, True), ours.get(sized(path)))  # noqa: E731
+    slow = lambda path: (_switch(console, False), ours.get(sized(path)))  # noqa: E731
     runs = {"console": fast, "console, slow paths": slow, "simple_list_pager": lambda path: plain.get(path)}
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min)")
     for path in paths:
@@ -106,13 +110,13 @@ def _measure(url: str, paths: list[str], requests: int) -> None:
                 run(path)
                 times[name].append((time.perf_counter() - started) * 1000)
         base = statistics.median(times["simple_list_pager"])
-        print(f"{path}  ({requests} rounds, requested in turn)")
+        print(f"{path}  ({requests} rounds, requested in turn; console at page_size={page_size})")
         for name, values in times.items():
             p50, p95 = statistics.median(values), sorted(values)[int(len(values) * 0.95) - 1]
             print(f"  {name:<22} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ratio {p50 / base:5.2f}")
         _switch(console, True)
-        print(f"  peak Python heap of one page: console {_peak_kib(ours, path):,.0f} KiB, "
-              f"slow paths {(_switch(console, False), _peak_kib(ours, path))[1]:,.0f} KiB, "
+        print(f"  peak Python heap of one page: console {_peak_kib(ours, sized(path)):,.0f} KiB, "
+              f"slow paths {(_switch(console, False), _peak_kib(ours, sized(path)))[1]:,.0f} KiB, "
               f"simple_list_pager {_peak_kib(plain, path):,.0f} KiB")
         _switch(console, True)
     print(f"load after: {os.getloadavg()[0]:.2f} (1 min)")
