@@ -3,7 +3,7 @@
 :class:`ReadingPart` owns every Flask-Admin hook that reads rows: ``get_list`` (the
 list page: count, order, page), ``get_one`` and ``get_pk_value`` (a row's identity in
 URLs), ``is_sortable`` and ``shown_filter_groups`` (what the list offers to sort and
-filter by). Flask-Admin counts every row on every list page and pages with OFFSET; on
+filter by), and ``get_url`` (a screen's links, built cheaply by :mod:`views.urls`). Flask-Admin counts every row on every list page and pages with OFFSET; on
 a million-row table that costs more than the rest of the request. Here:
 
 - the count follows ``count_strategy`` (exact | estimate | capped | none | auto):
@@ -23,12 +23,9 @@ and views) and remembered for ``size_cache_seconds``, never counted per request
 """
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
-from flask import current_app, flash, g, has_request_context, request, url_for
+from flask import flash, g, request, url_for
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import DBAPIError
-from werkzeug.datastructures import iter_multi_items
 
 from backoffice.core.internals import FilterGroupsHook, list_arguments, list_filter, list_url
 from backoffice.replica.heavy import read_heavy
@@ -39,6 +36,7 @@ from views.names import db_session
 from views.paging import ListingPage, ShownCount, TableSize, count_plan, requested_order
 from views.rowactions import ROW_PLACEHOLDER, ROW_PROBE
 from views.table_offer import TableOffer
+from views.urls import request_url
 
 __all__ = ["ReadingPart", "refused_reading"]
 
@@ -75,25 +73,10 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         """``url_for(endpoint, **kwargs)``, the same text. A list page builds ~50 URLs of a few
         endpoints: the sort, pager and filter links (no path arguments) from the path built
         once per request plus the query string quoted as werkzeug quotes it; the static files
-        (a path argument) once per process (:func:`_remembered_url`)."""
-        if not self.prefix_urls or not _prefixable(kwargs):
+        (a path argument) once per process (``views/urls.py``)."""
+        if not self.prefix_urls:
             return url_for(endpoint, **kwargs)
-        known = _request_urls()
-        if known is None:  # no request: url_for decides (it raises what it raises)
-            return url_for(endpoint, **kwargs)
-        prefix = known.get(endpoint)
-        if prefix is None:
-            # Flask resolves ".name" against the blueprint of the request, whatever view asks.
-            blueprint = request.blueprint
-            full = endpoint if endpoint[:1] != "." else (f"{blueprint}{endpoint}" if blueprint else endpoint[1:])
-            prefix = known[endpoint] = url_for(full) if _plain_endpoint(full) else ""
-        if not prefix:
-            return _remembered_url(known, endpoint, kwargs)
-        # werkzeug.routing.Map.build drops None values; the rule appends the rest in order
-        # (lists as repeated keys, None items dropped) with werkzeug.urls' quoting.
-        items = [item for item in iter_multi_items({k: v for k, v in kwargs.items() if v is not None})
-                 if item[1] is not None]
-        return f"{prefix}?{urlencode(items, safe=_URL_SAFE)}" if items else prefix
+        return request_url(endpoint, kwargs)
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """The list page's rows and count. A relation the database refuses to read (a
@@ -238,76 +221,6 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         if has_prev:
             listing.prev_url = self._url(page - 1, before=key(rows[0])) if rows and page > 1 else listing.first_url
         return listing, rows
-
-
-# The characters werkzeug leaves unquoted in a query value (werkzeug.urls._urlencode).
-_URL_SAFE = "!$'()*,/:;?@"
-
-
-def _prefixable(kwargs: dict) -> bool:
-    # _anchor, _external, _method, _scheme change the URL's shape: url_for handles them.
-    return not any(key[:1] == "_" for key in kwargs)
-
-
-def _request_urls() -> dict | None:
-    """This request's URL prefixes by endpoint as asked ("" where there is none), and
-    ``None``: the request's host, scheme and script root. None outside a request."""
-    try:
-        return g._backoffice_urls
-    except AttributeError:
-        pass
-    except RuntimeError:  # no application context at all
-        return None
-    if not has_request_context():
-        return None
-    known = g._backoffice_urls = {None: (request.host, request.scheme, request.script_root)}
-    return known
-
-
-def _plain_endpoint(endpoint: str) -> bool:
-    """One rule without path arguments or defaults, no URL-default callbacks, unsorted
-    parameters: ``url_for`` then gives the rule's path plus the query. Decided per app."""
-    app = current_app
-    known = app.extensions.setdefault("backoffice.plain_endpoints", {})
-    if endpoint not in known:
-        rules = list(app.url_map.iter_rules(endpoint)) if endpoint in app.view_functions else []
-        blueprint = endpoint.rpartition(".")[0]
-        known[endpoint] = (len(rules) == 1 and not rules[0].arguments and not rules[0].defaults
-                           and not rules[0].build_only and not app.url_map.sort_parameters
-                           and not app.url_default_functions.get(None)
-                           and not any(app.url_default_functions.get(name) for name in _blueprints(blueprint)))
-    return known[endpoint]
-
-
-_REMEMBERED_MOST = 2048
-
-
-def _remembered_url(known: dict, endpoint: str, kwargs: dict) -> str:
-    """A URL with path arguments (the ~15 static files of every page): the same endpoint,
-    arguments, blueprint, host, scheme and script root give the same URL, so it is built
-    once per process (a bounded table) when no URL-default callback could change it."""
-    app = current_app
-    if app.url_default_functions or app.url_map.sort_parameters:
-        return url_for(endpoint, **kwargs)
-    try:
-        key = (known[None], request.blueprint if endpoint[:1] == "." else None, endpoint, tuple(kwargs.items()))
-        hash(key)
-    except TypeError:  # a list argument: not remembered
-        return url_for(endpoint, **kwargs)
-    remembered = app.extensions.setdefault("backoffice.remembered_urls", {})
-    url = remembered.get(key)
-    if url is None:
-        url = url_for(endpoint, **kwargs)
-        if len(remembered) >= _REMEMBERED_MOST:
-            remembered.clear()  # bounded: a crawler's odd arguments cannot grow a worker
-        remembered[key] = url
-    return url
-
-
-def _blueprints(name: str) -> list[str]:
-    # Nested blueprints: url defaults of "a" apply to "a.b" too.
-    parts = name.split(".") if name else []
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 def _bounded_listing(max_offset_rows: int, page_size: int, sort_name: str | None) -> ListingPage:

@@ -95,8 +95,9 @@ class RowRendering:
             row_id = pk(row)
             add("<tr>")
             if title is not None:
+                shown_id = escape(row_id)
                 add(f'<td><input type="checkbox" name="rowid" class="action-checkbox" '
-                    f'value="{escape(row_id)}" title="{title}" /></td>')
+                    f'value="{shown_id}" title="{title}" aria-label="{title} {shown_id}" /></td>')
             if plan is not None:
                 add(f'<td class="list-buttons-column">{self._row_actions(context, plan, row_id, row)}</td>')
             if cells is None:
