@@ -41,7 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--movies", type=int, default=20_000)
     parser.add_argument("--path", default="/admin/movies/")
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--page-size", type=int, default=20,
+                        help="rows on the console's page (plain Flask-Admin shows its default 20)")
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--save", help="also write the console's raw profile here (pstats format)")
     args = parser.parse_args(argv)
 
     folder = tempfile.mkdtemp(prefix="profile-list-")
@@ -63,22 +66,27 @@ def main(argv: list[str] | None = None) -> None:
     for label, factory in (("console", console_app), ("simple_list_pager", plain_simple_app)):
         app = factory()
         client = app.test_client()
+        # The same rows on both sides: the console's screens show 50 by default, Flask-Admin 20.
+        path = args.path if label != "console" else (
+            f"{args.path}{'&' if '?' in args.path else '?'}page_size={args.page_size}")
         for _ in range(5):  # warm-up: templates compiled, caches filled
-            assert client.get(args.path).status_code == 200
+            assert client.get(path).status_code == 200
         times = []
         for _ in range(args.requests):
             started = time.perf_counter()
-            client.get(args.path)
+            client.get(path)
             times.append((time.perf_counter() - started) * 1000)
-        print(f"{label:<18} {args.path}  p50 {statistics.median(times):7.2f} ms  "
+        print(f"{label:<18} {path}  p50 {statistics.median(times):7.2f} ms  "
               f"p95 {sorted(times)[int(len(times) * 0.95) - 1]:7.2f} ms  ({args.requests} requests)")
         if label != "console":
             continue
         profiler = cProfile.Profile()
         profiler.enable()
         for _ in range(args.requests):
-            client.get(args.path)
+            client.get(path)
         profiler.disable()
+        if args.save:
+            profiler.dump_stats(args.save)
         stats = pstats.Stats(profiler, stream=sys.stdout)
         areas: dict[str, float] = {}
         for key, (_cc, _nc, own, _cum, _callers) in stats.stats.items():

@@ -3,7 +3,7 @@
 :class:`ReadingPart` owns every Flask-Admin hook that reads rows: ``get_list`` (the
 list page: count, order, page), ``get_one`` and ``get_pk_value`` (a row's identity in
 URLs), ``is_sortable`` and ``shown_filter_groups`` (what the list offers to sort and
-filter by). Flask-Admin counts every row on every list page and pages with OFFSET; on
+filter by), and ``get_url`` (a screen's links, built cheaply by :mod:`views.urls`). Flask-Admin counts every row on every list page and pages with OFFSET; on
 a million-row table that costs more than the rest of the request. Here:
 
 - the count follows ``count_strategy`` (exact | estimate | capped | none | auto):
@@ -23,7 +23,7 @@ and views) and remembered for ``size_cache_seconds``, never counted per request
 """
 from __future__ import annotations
 
-from flask import flash, g, request
+from flask import flash, g, request, url_for
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import DBAPIError
 
@@ -36,6 +36,7 @@ from views.names import db_session
 from views.paging import ListingPage, ShownCount, TableSize, count_plan, requested_order
 from views.rowactions import ROW_PLACEHOLDER, ROW_PROBE
 from views.table_offer import TableOffer
+from views.urls import request_url
 
 __all__ = ["ReadingPart", "refused_reading"]
 
@@ -62,8 +63,20 @@ class ReadingPart(FilterGroupsHook, TableOffer):
     sortable_defaulted: bool = False
     filters_defaulted: bool = False
     _size: TableSize | None = None
+    #: Build this screen's URLs as one ``url_for`` per endpoint and request plus the quoted
+    #: query (:meth:`get_url`); False: ``url_for`` for every link, as Flask-Admin does.
+    prefix_urls: bool = True
 
     # -- Flask-Admin hooks -------------------------------------------------------------------
+
+    def get_url(self, endpoint, **kwargs):
+        """``url_for(endpoint, **kwargs)``, the same text. A list page builds ~50 URLs of a few
+        endpoints: the sort, pager and filter links (no path arguments) from the path built
+        once per request plus the query string quoted as werkzeug quotes it; the static files
+        (a path argument) once per process (``views/urls.py``)."""
+        if not self.prefix_urls:
+            return url_for(endpoint, **kwargs)
+        return request_url(endpoint, kwargs)
 
     def get_list(self, page, sort_column, sort_desc, search, filters, execute=True, page_size=None):
         """The list page's rows and count. A relation the database refuses to read (a
@@ -129,12 +142,15 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         size = self.table_size()
         narrowed = bool(search) or bool(filters)
         plan = count_plan(self.count_strategy, size, narrowed)
-        base = super().get_list(None, None, False, search, filters, execute=False, page_size=0)[1]
+        # The unexecuted query (search and filters applied) only where a keyset page or a
+        # bounded count needs it: a small table's page does without building it.
+        base = lambda: super(ReadingPart, self).get_list(  # noqa: E731
+            None, None, False, search, filters, execute=False, page_size=0)[1]
         sort_name, desc = requested_order(self.column_default_sort, list(self.entry.primary_key),
                                           sort_column, sort_desc)
         columns = self.keyset_columns(sort_name) if size.large and page_size else None
         if columns is not None:
-            listing, data = self._keyset_page(base, columns, desc, page, page_size)
+            listing, data = self._keyset_page(base(), columns, desc, page, page_size)
         elif size.large and page_size:
             listing = _bounded_listing(self.max_offset_rows, page_size, sort_name)
             page = min(page, listing.max_page)
@@ -158,7 +174,7 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         if plan == "exact":
             return ShownCount(self.get_count_query().scalar() or 0)
         # SELECT 1, not the row: an index-only scan can answer "how many, up to the cap".
-        narrowed = base.order_by(None).enable_eagerloads(False).statement.with_only_columns(
+        narrowed = base().order_by(None).enable_eagerloads(False).statement.with_only_columns(
             literal_column("1"), maintain_column_froms=True).limit(self.count_cap + 1)
         rows = db_session(self).execute(select(func.count()).select_from(narrowed.subquery())).scalar() or 0
         return ShownCount(self.count_cap, "capped") if rows > self.count_cap else ShownCount(rows)

@@ -20,7 +20,7 @@ from views.display import hover_text
 from views.names import LIST_TEXT_LIMIT
 
 __all__ = ["init_app", "order_menu", "relative_time", "utc_text", "timestamp", "badge", "truncated", "decorated",
-           "row_label", "refused_form_message", "created_message", "saved_message", "deleted_message",
+           "row_label", "attribute_reader", "refused_form_message", "created_message", "saved_message", "deleted_message",
            "flash_instead", "shown_flashes", "LIST_TEXT_LIMIT", "STATUS_COLUMNS", "MENU_ORDER"]
 #: Columns whose values are shown as badges, and the colour of well-known values.
 STATUS_COLUMNS = ("status", "state")
@@ -120,12 +120,27 @@ def truncated(text: str, shown=None, limit: int = LIST_TEXT_LIMIT) -> Markup:
     return Markup('<span class="backoffice-truncated" title="%s">%s</span>') % (hover_text(text), shown)
 
 
+def attribute_reader(name: str):
+    """``rec_getattr(model, name)`` for one column, without splitting the name per cell."""
+    if "." in name:
+        return lambda model: rec_getattr(model, name)
+
+    def read(model):
+        try:
+            return getattr(model, name)
+        except AttributeError:  # rec_getattr's default
+            return None
+
+    return read
+
+
 def decorated(original, name: str, in_list: bool):
     """``original`` (a column formatter or None) with timestamps, status badges and cut text around it."""
     status = name.rsplit(".", 1)[-1] in STATUS_COLUMNS
+    read = attribute_reader(name)
 
     def render(view, context, model, column_name):
-        raw = rec_getattr(model, name)
+        raw = read(model)
         shown = original(view, context, model, column_name) if original else raw
         if isinstance(raw, dt.datetime):
             return timestamp(raw, shown)
