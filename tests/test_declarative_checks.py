@@ -156,7 +156,7 @@ CASES = [
      "F: views.genres.approval.edit: unknown role 'admn'; did you mean 'admin'? [backoffice.E034]"),
     ("E048", '[views.genres]\napproval = { update = "admin" }\n',
      "F: views.genres.approval.update: 'update' is not a kind of write that can wait for approval; "
-     "expected one of: 'delete', 'edit' [backoffice.E048]"),
+     "expected one of: 'create', 'delete', 'edit' [backoffice.E048]"),
     ("E049", '[views.genres]\napproval_hours = 0\n',
      "F: views.genres.approval_hours: 0 is not between 1 and 720 [backoffice.E049]"),
     ("W019", '[views.movie_titles]\napproval = { delete = "admin" }\n',
