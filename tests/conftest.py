@@ -197,6 +197,10 @@ def outside_sql(app, sql: str, **params):
     if engine is None:
         engine = _ENGINES[url] = create_engine(url)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # A lock a leaked transaction holds fails the test in a minute instead of hanging
+            # the run (a wait in the driver is not interrupted by pytest-timeout).
+            connection.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
         result = connection.execute(text(sql), params)
         return result.mappings().all() if result.returns_rows else None
 

@@ -96,6 +96,25 @@ def test_postgresql_reads_the_export_through_a_server_side_cursor(app, client):
     assert rest.count(b"\n") > 10_000
 
 
+def test_an_export_leaves_no_transaction_open_behind_it(app, client):
+    """The body streams after the view's request context ended: its session must still be
+    closed when the stream ends, or a pooled connection stays idle in transaction (holding
+    its locks: a DROP INDEX or ALTER waits on it) until garbage collection."""
+    if app.extensions["backoffice.reflection"].dialect != "postgresql":
+        pytest.skip("pg_stat_activity is PostgreSQL's")
+    import gc
+    gc.disable()  # what would end it by luck
+    try:
+        for url in ("/admin/movies/export/csv/", "/admin/people/export/csv/?search=a"):
+            with client.get(url) as response:
+                assert response.status_code == 200 and response.get_data()
+            left = outside_sql(app, "SELECT state, query FROM pg_stat_activity WHERE datname = current_database() "
+                                    "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")
+            assert left == [], left
+    finally:
+        gc.enable()
+
+
 def test_the_audit_history_export_is_an_export_event_too(app, client):
     _fill(app)
     client.get("/admin/people/export/csv/").get_data()

@@ -142,6 +142,23 @@ def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename
                     headers={"Content-Disposition": f'attachment; filename="{secure_filename(filename)}"'})
 
 
+def _ending(rows: Iterator[list], session) -> Iterator[list]:
+    """``rows``, then the end of the session they were read with.
+
+    The body streams after the view returned: Flask's ``stream_with_context`` runs it in a
+    context of its own, and Flask-SQLAlchemy's teardown has already removed the view's session
+    by then. Reading the query opens a transaction on that session again, which nothing
+    would end before garbage collection: a pooled connection left idle in transaction,
+    holding its locks. Closing the session ends it (rollback; the export writes nothing)."""
+    try:
+        yield from rows
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+        session.close()
+
+
 class ExportReasonForm(SecureForm):
     """The small form in front of an export whose screen requires a reason."""
 
@@ -203,6 +220,7 @@ class StreamingExportMixin:
             rows = self._plain_rows(query.with_entities(*plain).yield_per(BATCH_ROWS), columns)
         else:
             rows = self._model_rows(query.yield_per(BATCH_ROWS), columns)
+        rows = _ending(rows, query.session)
 
         event = ExportEvent(table=self.entry.qualified_name, screen=self.screen,
                             narrowing=self._export_narrowing(args), reason=reason)
