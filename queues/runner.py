@@ -29,7 +29,7 @@ from audit_hooks.errors import describe_database_error
 from backoffice.core.access import Operator
 from queues.spec import ActionSpec, Change, QueueSpec, resolve_effect
 
-__all__ = ["ActionRefused", "EffectContext", "RowOutcome", "Outcome", "QueueRunner", "Change"]
+__all__ = ["ActionRefused", "EffectContext", "RowOutcome", "Outcome", "QueueRunner", "Change", "refused_row"]
 
 
 class ActionRefused(Exception):
@@ -169,18 +169,8 @@ class QueueRunner:
                     effect(context)
             session.commit()
             return RowOutcome(raw_id, True, f"{action.to}")
-        except (ActionRefused, AuditError) as exc:
-            session.rollback()
-            return RowOutcome(raw_id, False, str(exc))
-        except IntegrityError as exc:
-            session.rollback()
-            return RowOutcome(raw_id, False, f"the database refused the change ({_first_line(exc.orig)})")
-        except DBAPIError as exc:
-            session.rollback()
-            kind, sentence = describe_database_error(exc)
-            if kind == "database error" or getattr(exc, "connection_invalidated", False):
-                raise  # an unreachable database: the error pages say so (503)
-            return RowOutcome(raw_id, False, sentence)
+        except (ActionRefused, AuditError, DBAPIError) as exc:
+            return refused_row(session, raw_id, exc)
 
     def _lock_in_order(self, raw_id: str):
         """Subject row, then all of its queue rows, each ``FOR UPDATE`` (see the module docstring)."""
@@ -249,6 +239,21 @@ class QueueRunner:
             setattr(row, queue.note, note)
         if queue.updated_at:
             setattr(row, queue.updated_at, context.now)
+
+
+def refused_row(session, raw_id: str, exc: Exception) -> RowOutcome:
+    """The outcome of one row whose transaction failed (rolled back here): a refusal by an
+    action, a hook or the database, in its own words. An unreachable database is raised
+    again: the error pages say so (503)."""
+    session.rollback()
+    if isinstance(exc, IntegrityError):
+        return RowOutcome(raw_id, False, f"the database refused the change ({_first_line(exc.orig)})")
+    if isinstance(exc, DBAPIError):
+        kind, sentence = describe_database_error(exc)
+        if kind == "database error" or getattr(exc, "connection_invalidated", False):
+            raise exc
+        return RowOutcome(raw_id, False, sentence)
+    return RowOutcome(raw_id, False, str(exc))
 
 
 def _first_line(value: Any) -> str:

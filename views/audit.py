@@ -16,7 +16,7 @@ from views.cells import csv_text
 from views.names import AUDIT_VIEW_ROLE, endpoint_for, views_of
 from views.export import ExportEvent, stream_csv
 
-__all__ = ["AuditView", "AUDIT_VIEW_ROLE"]
+__all__ = ["AuditView", "AUDIT_VIEW_ROLE", "day_argument"]
 PAGE_SIZE = 50
 _FILTERS = {"actor": audit_events.c.actor, "action": audit_events.c.action,
             "table": audit_events.c.entity_type, "entity": audit_events.c.entity_id}
@@ -30,7 +30,8 @@ def _revertible(event) -> bool:
     return event["caused_by"] is None and (event["action"] in REVERTIBLE_ACTIONS or event["action"].startswith("review."))
 
 
-def _day(name: str) -> dt.datetime | None:
+def day_argument(name: str) -> dt.datetime | None:
+    """The request's ``name`` argument as a UTC day; a bad one is flashed and ignored."""
     text = request.args.get(name, "").strip()
     if not text:
         return None
@@ -69,7 +70,7 @@ class AuditView(RoleGuardMixin, BaseView):
             active["q"] = text
             pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
             query = query.where(audit_events.c.reason.ilike(pattern, escape="\\"))
-        start, end = _day("from"), _day("to")
+        start, end = day_argument("from"), day_argument("to")
         if start:
             active["from"] = request.args["from"].strip()
             query = query.where(audit_events.c.occurred_at >= start)

@@ -30,12 +30,11 @@ from flask_admin import expose
 from flask_admin.model.template import EndpointLinkRowAction
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from audit_hooks import AuditError, audit_action
-from audit_hooks.errors import describe_database_error
 from backoffice.core.access import current_operator
-from queues.runner import ActionRefused, Outcome, RowOutcome
+from queues.runner import ActionRefused, Outcome, RowOutcome, refused_row
 
 from views.access import require_role
 from views.approval_capture import hold_declared_action
@@ -302,16 +301,6 @@ class DeclaredActions:
                     setattr(row, self._attr(column), None if value == NULL else value)
             session.commit()
             return RowOutcome(raw, True, "changed")
-        except (ActionRefused, AuditError) as exc:
-            session.rollback()
-            return RowOutcome(raw, False, str(exc))
-        except IntegrityError as exc:
-            session.rollback()
-            return RowOutcome(raw, False, f"the database refused the change ({str(exc.orig).strip().splitlines()[0]})")
-        except DBAPIError as exc:
-            session.rollback()
-            kind, sentence = describe_database_error(exc)
-            if kind == "database error" or getattr(exc, "connection_invalidated", False):
-                raise
-            return RowOutcome(raw, False, sentence)
+        except (ActionRefused, AuditError, DBAPIError) as exc:
+            return refused_row(session, raw, exc)
 

@@ -15,6 +15,7 @@ from sqlalchemy import Select, or_, select
 from models.own import security_events
 
 from views.access import RoleGuardMixin
+from views.audit import day_argument
 from views.cells import csv_text
 from views.export import ExportEvent, stream_csv
 from views.names import AUDIT_VIEW_ROLE
@@ -24,17 +25,6 @@ PAGE_SIZE = 100
 KIND_LABELS = {"sign_in": "first sign-in from this address", "sign_in_failed": "failed sign-ins",
                "lockout": "locked out"}
 _EXPORTED = ("id", "kind", "client_addr", "username", "tried", "window_start", "first_at", "last_at", "count")
-
-
-def _day(name: str) -> dt.datetime | None:
-    text = request.args.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        return dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        flash(f"'{name}' must be a date like 2026-01-31 (UTC); the filter was ignored.", "error")
-        return None
 
 
 class SignInEventsView(RoleGuardMixin, BaseView):
@@ -68,7 +58,7 @@ class SignInEventsView(RoleGuardMixin, BaseView):
         if user:
             active["user"] = user
             query = query.where(or_(t.c.username == user, t.c.tried == user))
-        start, end = _day("from"), _day("to")
+        start, end = day_argument("from"), day_argument("to")
         if start:
             active["from"] = request.args["from"].strip()
             query = query.where(t.c.last_at >= start)
