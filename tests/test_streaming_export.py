@@ -83,14 +83,20 @@ def test_a_client_that_hangs_up_is_recorded_with_what_it_received(app, client):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
-def test_postgresql_reads_the_export_through_a_server_side_cursor(app, client):
+@pytest.mark.parametrize("copy_export", [True, False], ids=["copy", "cursor"])
+def test_postgresql_streams_the_export_while_the_rows_are_still_in_the_database(app, client, copy_export):
+    """PostgreSQL writes the CSV itself (COPY) when every cell has an exact SQL rendering
+    (tests/test_export_copy.py); otherwise the rows come through a server-side cursor."""
     _fill(app)
+    view = next(v for v in app.extensions["backoffice.admin"]._views if getattr(v, "screen", None) == "people")
+    view.copy_export = copy_export
     response = client.get("/admin/people/export/csv/", buffered=False)
     chunks = iter(response.response)
     next(chunks)  # the first 64 kB are out; the rest of the rows are still in the database
-    fetching = outside_sql(app, "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
-                                "AND pid <> pg_backend_pid() AND query LIKE 'FETCH FORWARD%'")
-    assert fetching  # the rows come through a server-side cursor, FETCH by FETCH
+    reading = outside_sql(app, "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
+                               "AND pid <> pg_backend_pid() AND query LIKE :q",
+                          q="COPY (%" if copy_export else "FETCH FORWARD%")
+    assert reading  # COPY still sending, or FETCH by FETCH
     rest = b"".join(chunks)
     response.close()
     assert rest.count(b"\n") > 10_000

@@ -18,7 +18,8 @@ __all__ = ["formula_safe", "csv_text", "FORMULA_PREFIXES"]
 
 #: First characters that make a spreadsheet evaluate a cell.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?([eE][+-]?\d+)?")
+#: ASCII digits only: "-٣" is no number to a spreadsheet, and the SQL rendering (views/export_copy.py) agrees.
+_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 
 
 def formula_safe(value):

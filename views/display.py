@@ -66,7 +66,9 @@ def display_value(value, category: str, limit: int | None = LIST_TEXT_LIMIT):
         return format_interval(value)
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
-    if isinstance(value, (date, time, Decimal, uuid.UUID)):
+    if isinstance(value, Decimal):
+        return format(value, "f")  # fixed-point, as the database writes it: never 1E-7
+    if isinstance(value, (date, time, uuid.UUID)):
         return str(value)
     if isinstance(value, str) and limit:
         return _shorten(value, limit)

@@ -33,18 +33,19 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import ColumnProperty
 
 from audit_hooks.changeset import ChangeSet, RowChange
-from backoffice.replica.heavy import routed_query
+from backoffice.replica.heavy import READ_ENGINE_OPTION, routed_query
 from backoffice.core.internals import column_by_index, export_columns, list_arguments, list_filter
 from backoffice.web.csrf import SecureForm
 
 from views.display import display_value
+from views.export_copy import CopyStream, copy_cells
 from views.cells import formula_safe
 from views.names import db_session
 from views.presentation import PresentationPart
 from views.reading import refused_reading
 from views.safeguards import missing_reason, reason_required
 
-__all__ = ["StreamingExportMixin", "ExportEvent", "ExportReasonForm", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
+__all__ = ["StreamingExportMixin", "ExportEvent", "ExportFailed", "stream_copied", "ExportReasonForm", "stream_csv", "CHUNK_BYTES", "BATCH_ROWS"]
 
 log = logging.getLogger(__name__)
 
@@ -106,37 +107,66 @@ class ExportEvent:
             log.exception("an audit_committed hook failed for an export")
 
 
+class ExportFailed(RuntimeError):
+    """The database stopped sending an export's rows; the response breaks off unfinished."""
+
+
 def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename: str,
                event: ExportEvent | None, cell: Callable[[Any], Any] = lambda v: v) -> Response:
     """A streamed CSV response; ``event`` is recorded when the stream ends, however it ends."""
+    def body(buffer: io.StringIO, writer, sent: list[int]) -> Iterator[str]:
+        for row in rows:
+            writer.writerow([cell(v) for v in row])
+            sent[0] += 1
+            if buffer.tell() > CHUNK_BYTES:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+
+    return _streamed(header, body, rows, filename=filename, event=event)
+
+
+def stream_copied(header: Sequence[str], copy: CopyStream, *, filename: str, event: ExportEvent | None) -> Response:
+    """A streamed CSV response whose rows PostgreSQL writes itself (views/export_copy.py)."""
+    def body(buffer: io.StringIO, _writer, sent: list[int]) -> Iterator[str | bytes]:
+        head = buffer.getvalue().encode("utf-8")  # the header, through the same writer as the other path
+        buffer.seek(0)
+        buffer.truncate()
+        for chunk in copy:
+            sent[0] = copy.rows  # handed to the server: counted as sent, as the other path counts
+            yield head + chunk if head else chunk
+            head = b""
+        if copy.error is not None:  # the transfer must break, or the client takes the file as whole
+            raise ExportFailed(f"the export stopped after {copy.rows} rows: {copy.error}") from copy.error
+        if head:
+            yield head
+
+    return _streamed(header, body, copy, filename=filename, event=event)
+
+
+def _streamed(header, body, source, *, filename: str, event: ExportEvent | None) -> Response:
     if event is not None:
         event.begin()
 
-    def generate() -> Iterator[str]:
+    def generate() -> Iterator[str | bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(header)
-        sent, complete = 0, False
+        sent, complete = [0], False
         try:
-            for row in rows:
-                writer.writerow([cell(v) for v in row])
-                sent += 1
-                if buffer.tell() > CHUNK_BYTES:
-                    yield buffer.getvalue()
-                    buffer.seek(0)
-                    buffer.truncate()
+            yield from body(buffer, writer, sent)
             yield buffer.getvalue()
             complete = True
         finally:
-            close = getattr(rows, "close", None)
+            close = getattr(source, "close", None)
             if close is not None:  # a client that hung up: end the read before writing the event
                 close()
             if event is not None:
                 try:
-                    event.record(sent, complete)
+                    event.record(sent[0], complete)
                 except Exception:  # the file is already out; the log must say the event is missing
                     log.exception("the audit event of an export of %s (%d rows) could not be written",
-                                  event.screen, sent)
+                                  event.screen, sent[0])
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{secure_filename(filename)}"'})
@@ -167,6 +197,9 @@ class ExportReasonForm(SecureForm):
 
 class StreamingExportMixin:
     """Mixin for :class:`~views.base.ReflectedModelView`: owns the list's export route."""
+
+    #: Let PostgreSQL write the CSV when every cell has an exact SQL rendering (views/export_copy.py).
+    copy_export = True
 
     @expose("/export/<export_type>/", methods=("GET", "POST"))
     def export(self, export_type: str):
@@ -208,12 +241,19 @@ class StreamingExportMixin:
             if not refused_reading(exc):
                 raise
             db_session(self).rollback()
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            flash(f"{self.screen} cannot be read: {reason}; the export holds its header only.", "error")
+            refusal = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            flash(f"{self.screen} cannot be read: {refusal}; the export holds its header only.", "error")
             readable = False  # as the list shows it: no rows, and the database's reason
         exported = export_columns(self)
         columns = [name for name, _label in exported]
         plain = self._plain_columns(columns)
+        labels = [label for _name, label in exported]
+        event = ExportEvent(table=self.entry.qualified_name, screen=self.screen,
+                            narrowing=self._export_narrowing(args), reason=reason)
+        copy = self._copy_stream(query, plain, columns) if readable and plain is not None else None
+        if copy is not None:
+            query.session.close()  # the COPY reads on a connection of its own
+            return stream_copied(labels, copy, filename=self.get_export_name("csv"), event=event)
         if not readable:
             rows = iter(())
         elif plain is not None:
@@ -221,11 +261,30 @@ class StreamingExportMixin:
         else:
             rows = self._model_rows(query.yield_per(BATCH_ROWS), columns)
         rows = _ending(rows, query.session)
+        return stream_csv(labels, rows, filename=self.get_export_name("csv"), event=event, cell=_text)
 
-        event = ExportEvent(table=self.entry.qualified_name, screen=self.screen,
-                            narrowing=self._export_narrowing(args), reason=reason)
-        return stream_csv([label for _name, label in exported], rows,
-                          filename=self.get_export_name("csv"), event=event, cell=_text)
+    def _copy_stream(self, query, plain: list, columns: list[str]) -> CopyStream | None:
+        """PostgreSQL's own CSV of the list's query when every cell has an exact SQL rendering
+        (views/export_copy.py), else None: the rows are read and written here."""
+        session = query.session
+        engine = query.get_execution_options().get(READ_ENGINE_OPTION) or \
+            session.get_bind(mapper=self.model.__mapper__)
+        if not self.copy_export or engine.dialect.name != "postgresql":
+            return None
+        formatters = self.column_type_formatters_export or {}
+        if any(isinstance(sample, kind) for sample in (1, True, "text") for kind in formatters if kind is not type(None)):
+            return None  # a screen that formats numbers or text by type: its cells are shaped here
+        categories = getattr(self, "export_categories", {})
+        cells = copy_cells([attribute.expression for attribute in plain], [categories.get(name) for name in columns])
+        if cells is None:
+            return None
+        statement = query.with_entities(*[cell.label(f"c{i}") for i, cell in enumerate(cells)]).statement
+        return CopyStream(engine, statement, stall_seconds=self.export_stall_seconds())
+
+    def export_stall_seconds(self) -> float | None:
+        """The longest wait for the next rows of a COPY: the request's statement timeout."""
+        milliseconds = current_app.config["BACKOFFICE_SETTINGS"].statement_timeout_ms
+        return milliseconds / 1000 if milliseconds else None
 
     def _model_rows(self, query, columns: list[str]) -> Iterator[list]:
         value = self.get_export_value

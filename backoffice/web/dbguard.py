@@ -36,7 +36,7 @@ from . import errors
 from backoffice.core.engine import CONNECT_TIMEOUT_S
 from backoffice.core.settings import Settings
 
-__all__ = ["init_app", "Watchdog", "MARGIN_S", "DeadlineExceeded"]
+__all__ = ["init_app", "shut_down_socket", "Watchdog", "MARGIN_S", "DeadlineExceeded"]
 
 log = logging.getLogger(__name__)
 #: Past the statement timeout, how long a query may still take before the server counts as hung.
@@ -137,12 +137,12 @@ class Watchdog:
                     if not current.fired and now >= current.deadline and current.connections:
                         current.fired = True
                         for connection in list(current.connections):
-                            _cut(connection)
+                            shut_down_socket(connection)
                         log.error("database did not answer within %.1f s: closed the request's connection(s)",
                                   current.seconds)
 
 
-def _cut(dbapi_connection) -> None:
+def shut_down_socket(dbapi_connection) -> None:
     """Shut the socket down under the blocked driver call: it returns with a disconnect error."""
     try:
         duplicate = socket.socket(fileno=os.dup(dbapi_connection.fileno()))
