@@ -7,6 +7,7 @@ The file of each screen is exported twice, once by COPY and once with ``copy_exp
 from __future__ import annotations
 
 import csv
+import http.client
 import io
 import json
 import re
@@ -18,6 +19,7 @@ from werkzeug.test import EnvironBuilder
 
 from console.app import create_app
 from tests.conftest import outside_sql
+from tests.gunicorn_server import Gunicorn
 import views.export as export_module
 
 pytestmark = pytest.mark.postgres
@@ -193,3 +195,40 @@ def test_a_copy_that_stalls_past_the_statement_timeout_breaks_the_transfer(odd_u
     new = event["new"] if isinstance(event, dict) else json.loads(event)["new"]
     assert new["complete"] is False and new["rows"] == 0
     assert not copies[0]._thread.is_alive()
+
+
+@pytest.mark.slow  # a gunicorn process
+def test_an_export_in_progress_leaves_the_workers_other_threads_serving(pg_demo_url, tmp_path):
+    """One gunicorn worker; an export of a million rows whose reader stops reading after the
+    first chunk: while it is held open (its COPY still running in the database), that same
+    worker answers lists and health checks, and the export then completes with every row."""
+    outside = psycopg2.connect(pg_demo_url)
+    with outside, outside.cursor() as cur:
+        cur.execute("INSERT INTO people (name) SELECT 'Held ' || g FROM generate_series(1, 1000000) g")
+        cur.execute("SELECT count(*) FROM people")
+        people = cur.fetchone()[0]
+    outside.close()
+    server = Gunicorn.start({"DATABASE_URL": pg_demo_url, "SECRET_KEY": "k", "LOG_LEVEL": "WARNING"}, tmp_path,
+                            workers=1)
+    try:
+        export = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+        export.request("GET", "/admin/people/export/csv/")
+        response = export.getresponse()
+        assert response.status == 200
+        first = response.read(64 * 1024)  # then nothing more is read for a while
+        assert first.startswith(b"Id,")
+        answers = [server.get(path) for path in ("/admin/movies/?page_size=20", "/healthz", "/admin/people/")
+                   for _ in range(3)]
+        assert [a.status for a in answers] == [200] * 9
+        watcher = psycopg2.connect(pg_demo_url)
+        with watcher, watcher.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'COPY (%' AND state = 'active' "
+                        "AND pid <> pg_backend_pid()")
+            assert cur.fetchone()[0] == 1  # the export was held open all along, not already sent
+        watcher.close()
+        rest = response.read()
+        export.close()
+        rows = list(csv.reader(io.StringIO((first + rest).decode("utf-8"))))
+        assert len(rows) == people + 1
+    finally:
+        server.stop()
