@@ -2,10 +2,12 @@
 
     python -m benchmarks.bench_list [--url DATABASE_URL] [--movies 5000] [--requests 300]
 
-Three apps in one process over the same catalog, requested in turn (one request of each
+Four runs in one process over the same catalog, requested in turn (one request of each
 in a rotating order, then the next round) so that the load of a shared machine falls on all three alike:
 
 * ``console``: the console as it is;
+* ``console, before round 2``: the fast paths of the first round of issue 22 item 4 on,
+  those of the second (cached sidebar, exact count in the page's round trip) off;
 * ``console, slow paths``: the same app with the list page's fast paths switched off
   (every row through a template block, ``url_for`` for every link): the page before
   issue 22's work, measured in the same run;
@@ -27,12 +29,19 @@ import tracemalloc
 __all__ = ["main"]
 
 
-def _switch(app, fast: bool) -> None:
+#: The list page's fast paths by round of work: the first round's (fast rows, prefixed
+#: URLs) and the second's (cached sidebar, ...). "before" switches the second round off.
+FIRST_ROUND = ("fast_table", "prefix_urls")
+SECOND_ROUND = ("fast_sidebar", "fast_count")
+
+
+def _switch(app, fast: bool, second: bool | None = None) -> None:
+    """All fast paths on (``fast``) or off; ``second`` overrides the second round's."""
+    second = fast if second is None else second
     for view in app.extensions["backoffice.admin"]._views:
-        if hasattr(view, "fast_table"):
-            view.fast_table = fast
-        if hasattr(view, "prefix_urls"):
-            view.prefix_urls = fast
+        for name in FIRST_ROUND + SECOND_ROUND:
+            if hasattr(view, name):
+                setattr(view, name, fast if name in FIRST_ROUND else second)
 
 
 def _peak_kib(client, path: str) -> float:
@@ -93,8 +102,10 @@ def _measure(url: str, paths: list[str], requests: int, page_size: int) -> None:
     # The same rows on both sides: the console's screens show 50 by default, Flask-Admin 20.
     sized = lambda path: f"{path}{'&' if '?' in path else '?'}page_size={page_size}"  # noqa: E731
     fast = lambda path: (_switch(console, True), ours.get(sized(path)))  # noqa: E731
+    before = lambda path: (_switch(console, True, False), ours.get(sized(path)))  # noqa: E731
     slow = lambda path: (_switch(console, False), ours.get(sized(path)))  # noqa: E731
-    runs = {"console": fast, "console, slow paths": slow, "simple_list_pager": lambda path: plain.get(path)}
+    runs = {"console": fast, "console, before round 2": before, "console, slow paths": slow,
+            "simple_list_pager": lambda path: plain.get(path)}
     print(f"load before: {os.getloadavg()[0]:.2f} (1 min)")
     for path in paths:
         for run in runs.values():
@@ -103,8 +114,8 @@ def _measure(url: str, paths: list[str], requests: int, page_size: int) -> None:
         times: dict[str, list[float]] = {name: [] for name in runs}
         names = list(runs)
         for round_ in range(requests):
-            # Each app goes first, second and third in turn: no app always follows another.
-            for name in names[round_ % 3:] + names[:round_ % 3]:
+            # Each app goes first, second, ... in turn: no app always follows another.
+            for name in names[round_ % len(names):] + names[:round_ % len(names)]:
                 run = runs[name]
                 started = time.perf_counter()
                 run(path)
@@ -113,9 +124,10 @@ def _measure(url: str, paths: list[str], requests: int, page_size: int) -> None:
         print(f"{path}  ({requests} rounds, requested in turn; console at page_size={page_size})")
         for name, values in times.items():
             p50, p95 = statistics.median(values), sorted(values)[int(len(values) * 0.95) - 1]
-            print(f"  {name:<22} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ratio {p50 / base:5.2f}")
+            print(f"  {name:<25} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms  ratio {p50 / base:5.2f}")
         _switch(console, True)
         print(f"  peak Python heap of one page: console {_peak_kib(ours, sized(path)):,.0f} KiB, "
+              f"before round 2 {(_switch(console, True, False), _peak_kib(ours, sized(path)))[1]:,.0f} KiB, "
               f"slow paths {(_switch(console, False), _peak_kib(ours, sized(path)))[1]:,.0f} KiB, "
               f"simple_list_pager {_peak_kib(plain, path):,.0f} KiB")
         _switch(console, True)

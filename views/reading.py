@@ -66,6 +66,9 @@ class ReadingPart(FilterGroupsHook, TableOffer):
     #: Build this screen's URLs as one ``url_for`` per endpoint and request plus the quoted
     #: query (:meth:`get_url`); False: ``url_for`` for every link, as Flask-Admin does.
     prefix_urls: bool = True
+    #: An exact count (a small table, no search or filter) asked in the page's own query as a
+    #: scalar subquery (one round trip, counted once by the database) rather than a second query.
+    fast_count: bool = True
 
     # -- Flask-Admin hooks -------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class ReadingPart(FilterGroupsHook, TableOffer):
         size = self.table_size()
         narrowed = bool(search) or bool(filters)
         plan = count_plan(self.count_strategy, size, narrowed)
+        counted = None
         # The unexecuted query (search and filters applied) only where a keyset page or a
         # bounded count needs it: a small table's page does without building it.
         base = lambda: super(ReadingPart, self).get_list(  # noqa: E731
@@ -157,14 +161,29 @@ class ReadingPart(FilterGroupsHook, TableOffer):
             data = super().get_list(page, sort_column, sort_desc, search, filters, page_size=page_size)[1]
         else:
             listing = ListingPage("offset")
-            data = super().get_list(page, sort_column, sort_desc, search, filters, page_size=page_size)[1]
-        if plan == "capped" and not page and page_size and len(data) < page_size and not listing.note:
+            if plan == "exact" and page_size and self.fast_count:
+                data, counted = self._counted_page(page, sort_column, sort_desc, page_size)
+            else:
+                data = super().get_list(page, sort_column, sort_desc, search, filters, page_size=page_size)[1]
+        if counted is not None:
+            count = counted
+        elif plan == "capped" and not page and page_size and len(data) < page_size and not listing.note:
             count = ShownCount(len(data))  # a first page that is not full holds every match: no count needed
         else:
             count = self._count(plan, size, base)
         listing.count, listing.strategy, listing.narrowed = count, plan, narrowed
         g._backoffice_listing = listing
         return count, data
+
+    def _counted_page(self, page, sort_column, sort_desc, page_size):
+        """A page and the exact count of the screen's rows (``get_count_query``, as the plain
+        count asks it) from one statement; an empty page (past the end) counts apart."""
+        query = super().get_list(page, sort_column, sort_desc, None, None, execute=False, page_size=page_size)[1]
+        total = self.get_count_query().scalar_subquery().label("backoffice_total")
+        rows = query.add_columns(total).all()
+        if not rows:
+            return [], None
+        return [row[0] for row in rows], ShownCount(rows[0][1] or 0)
 
     def _count(self, plan: str, size: TableSize, base) -> ShownCount | None:
         if plan == "none":

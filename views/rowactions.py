@@ -31,6 +31,7 @@ from markupsafe import Markup, escape
 
 from backoffice.core.internals import column_choices, list_value_is_flask_admins
 from views.inline import inline_details, locatable
+from views.sidebar import cached_sidebar
 from views.ux import attribute_reader
 
 __all__ = ["RowRendering", "URL_ACTIONS", "FORM_ACTIONS", "LIST_TEMPLATE", "ROW_PROBE", "ROW_PLACEHOLDER"]
@@ -72,6 +73,15 @@ class RowRendering:
     #: With fast rows: every row of the page in one call (:meth:`render_rows`) rather than
     #: one template block per row (the benchmarks switch it off to compare).
     fast_table: bool = True
+    #: The sidebar menu rendered once per distinct menu (``views/sidebar.py``) rather than
+    #: on every page (the benchmarks switch it off to compare).
+    fast_sidebar: bool = True
+
+    def render_sidebar(self, side_menu) -> Markup:
+        """The console's ``master.html`` sidebar (its ``side_menu`` macro) for this screen."""
+        if not self.fast_sidebar:
+            return side_menu(self.admin.menu())  # type: ignore[attr-defined]
+        return cached_sidebar(self, side_menu)
 
     def fast_rows(self) -> bool:
         """Whether the list template may render each row in one call: nothing in the row
