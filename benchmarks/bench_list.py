@@ -7,7 +7,8 @@ in a rotating order, then the next round) so that the load of a shared machine f
 
 * ``console``: the console as it is;
 * ``console, before round 2``: the fast paths of the first round of issue 22 item 4 on,
-  those of the second (cached sidebar, exact count in the page's round trip) off;
+  those of the second (cached sidebar, exact count in the page's statement, row actions kept
+  per screen) off;
 * ``console, slow paths``: the same app with the list page's fast paths switched off
   (every row through a template block, ``url_for`` for every link): the page before
   issue 22's work, measured in the same run;
@@ -32,7 +33,7 @@ __all__ = ["main"]
 #: The list page's fast paths by round of work: the first round's (fast rows, prefixed
 #: URLs) and the second's (cached sidebar, ...). "before" switches the second round off.
 FIRST_ROUND = ("fast_table", "prefix_urls")
-SECOND_ROUND = ("fast_sidebar", "fast_count")
+SECOND_ROUND = ("fast_sidebar", "fast_count", "fast_action_cache")
 
 
 def _switch(app, fast: bool, second: bool | None = None) -> None:
