@@ -9,6 +9,8 @@ placeholder id and, per row, puts the row's id where the placeholder was, escape
 exactly as the macro would have escaped it. The CSRF token, the return URL and
 the permissions (which actions are offered at all) are the ones Flask-Admin computed
 for this request; an action this module does not know is rendered by its macro as before.
+With the console's own list template, that rendering is itself kept per screen and
+process, the page's return URL and CSRF token put in (``views/action_cache.py``).
 
 The cells of a row are rendered by one call (the same ``get_list_value`` and escaping
 as Flask-Admin's loop, without a template call per cell) unless a column is editable
