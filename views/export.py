@@ -200,6 +200,8 @@ class StreamingExportMixin:
 
     #: Let PostgreSQL write the CSV when every cell has an exact SQL rendering (views/export_copy.py).
     copy_export = True
+    #: Seconds past the statement timeout a COPY may send nothing before it is cancelled.
+    copy_stall_margin = 10.0
 
     @expose("/export/<export_type>/", methods=("GET", "POST"))
     def export(self, export_type: str):
@@ -282,9 +284,11 @@ class StreamingExportMixin:
         return CopyStream(engine, statement, stall_seconds=self.export_stall_seconds())
 
     def export_stall_seconds(self) -> float | None:
-        """The longest wait for the next rows of a COPY: the request's statement timeout."""
+        """The longest wait for the next rows of a COPY: the request's statement timeout, plus
+        :attr:`copy_stall_margin` for what the database's own clock does not see (a connection
+        opened, a thread scheduled on a loaded machine)."""
         milliseconds = current_app.config["BACKOFFICE_SETTINGS"].statement_timeout_ms
-        return milliseconds / 1000 if milliseconds else None
+        return milliseconds / 1000 + self.copy_stall_margin if milliseconds else None
 
     def _model_rows(self, query, columns: list[str]) -> Iterator[list]:
         value = self.get_export_value
