@@ -91,6 +91,9 @@ def _build(settings: Settings) -> Flask:
 def _build_app(settings: Settings) -> Flask:
     app = Flask("backoffice", instance_path=str(_instance_path()))
     app.url_rule_class = LazyBuildRule  # URL builders compiled on first use (backoffice/web/startup.py)
+    # Jinja's default template cache is an LRU whose every hit scans its queue (a list page
+    # looks up ~16 templates); the console's templates are a fixed set: a dict keeps them all.
+    app.jinja_options = {**app.jinja_options, "cache_size": -1}
     app.config.update(
         SECRET_KEY=settings.secret_key,
         BACKOFFICE_SETTINGS=settings,
