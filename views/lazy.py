@@ -1,0 +1,56 @@
+"""Register the table screens deferred (``views/deferral.py`` says why and how they are
+finished): same classes, options, order and menu as :func:`views.tuning.build_screens`.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import Flask, request
+from flask_admin import BaseView
+
+from views.deferral import PENDING, DeferredScreen
+from views.names import endpoint_for, screen_url
+from views.tuning import finish, plan_screens, tuned_class
+
+__all__ = ["deferred_screens", "init_app"]
+
+
+def _deferred(view_class: type, entry, screen: str, db, kwargs: dict, spec: dict):
+    view = view_class.__new__(view_class)
+
+    def construct() -> None:
+        view_class.__init__(view, entry, screen, db, **kwargs)
+        finish(view, spec)
+
+    BaseView.__init__(view, name=kwargs.get("name", screen), category=kwargs.get("category", "Schema"),
+                      endpoint=endpoint_for(screen), url=screen_url(screen))
+    view.entry, view.screen = entry, screen
+    if entry.read_only:  # as the constructor does: these decide menus and refusals up front
+        view.can_create = view.can_edit = view.can_delete = False
+        view.create_role = view.edit_role = view.delete_role = None
+    vars(view)[PENDING] = DeferredScreen(view, construct)
+    return view
+
+
+def deferred_screens(reflection, declarations, db, custom: list[tuple[str, type]],
+                     owned: dict[str, dict[str, str]] | None = None) -> Iterator:
+    """:func:`views.tuning.build_screens`, each screen deferred (same classes, order, options)."""
+    for planned in plan_screens(reflection, declarations.views, custom):
+        cls, kwargs = tuned_class(planned.view_class, planned.entry, planned.spec)
+        if owned and planned.screen in owned:
+            kwargs = {**kwargs, "owned_columns": owned[planned.screen]}
+        yield _deferred(cls, planned.entry, planned.screen, db, kwargs, planned.spec)
+
+
+def init_app(app: Flask, screens: list) -> None:
+    """Build a deferred screen when a request reaches it, after the guard's checks (which
+    are registered before this hook and answer refusals with 404 first)."""
+    by_endpoint = {view.endpoint: view for view in screens}
+
+    @app.before_request
+    def _build_requested_screen():
+        view = by_endpoint.get(request.blueprint) if request.blueprint else None
+        if view is not None:
+            pending = vars(view).get(PENDING)
+            if pending is not None:
+                pending.build()
