@@ -32,7 +32,6 @@ from backoffice.web.csrf import SecureForm
 from models.reflection import ReflectedTable
 
 from views.access import AccessPart
-from views.deferral import DeferredScreen
 from views.export import StreamingExportMixin
 from views.forms import FormsPart
 from views.fulltext import FullTextPart
@@ -103,10 +102,6 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
         self.plan_columns(entry.model)  # presentation: the options Flask-Admin reads while it scaffolds
         super().__init__(entry.model, db, **kwargs)
         self.decorate_formatters()  # presentation: around the formatters Flask-Admin now holds
-
-    #: A screen registered deferred (views/lazy.py) finishes its construction when an
-    #: attribute only the constructor sets is first read; a built screen is unaffected.
-    __getattr__ = DeferredScreen.attribute
 
     def init_actions(self) -> None:
         """Flask-Admin's action scan (a documented hook) with the class part found once per

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from flask import Flask, request
 from flask_admin import BaseView
 
-from views.deferral import PENDING, DeferredScreen
+from views.deferral import built, defer, is_deferred
 from views.names import endpoint_for, screen_url
 from views.tuning import finish, plan_screens, tuned_class
 
@@ -28,7 +28,7 @@ def _deferred(view_class: type, entry, screen: str, db, kwargs: dict, spec: dict
     if entry.read_only:  # as the constructor does: these decide menus and refusals up front
         view.can_create = view.can_edit = view.can_delete = False
         view.create_role = view.edit_role = view.delete_role = None
-    vars(view)[PENDING] = DeferredScreen(view, construct)
+    defer(view, construct)
     return view
 
 
@@ -50,7 +50,5 @@ def init_app(app: Flask, screens: list) -> None:
     @app.before_request
     def _build_requested_screen():
         view = by_endpoint.get(request.blueprint) if request.blueprint else None
-        if view is not None:
-            pending = vars(view).get(PENDING)
-            if pending is not None:
-                pending.build()
+        if view is not None and is_deferred(view):
+            built(view)
