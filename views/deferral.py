@@ -51,6 +51,7 @@ UP_FRONT = frozenset({
     "export_role", "can_create", "can_edit", "can_delete", "can_export", "_allow_create", "_allow_edit",
     "_allow_delete", "_allow_export", "approval", "approval_hours", "queue", "runner", "revert", "revert_role",
     "declared_actions", "never_show", "reasons", "confirm_delete", "confirm_delete_seconds", "_ENDPOINT_PERMISSIONS",
+    "prefix_urls",  # the menu's links: get_url (views/reading.py) asks it of every screen
 })
 
 
