@@ -17,11 +17,15 @@ from sqlalchemy import create_engine, text
 from console.app import create_app
 from views.base import ReflectedModelView
 from views.custom import discover
+from sqlalchemy import inspect as sa_inspect
+
 from views.deferral import UP_FRONT, is_deferred
+from views.lazy import warm_up
 from views.names import views_of
 from views.tuning import build_screens
 
 from tests.auth_helpers import ADMIN, basic, write_users
+from tests.gunicorn_server import ROOT, Gunicorn
 
 TABLES = 500
 VIEWER = basic("vera", "pw-vera")
@@ -29,11 +33,11 @@ OPERATOR = basic("otto", "pw-otto")
 OWNER = basic(*ADMIN)
 
 
-def _schema(url: str) -> None:
-    """``TABLES`` tables, each referring to the one before, plus a view per 50."""
+def _schema(url: str, tables: int = TABLES) -> None:
+    """``tables`` tables, each referring to the one before, plus a view per 50."""
     engine = create_engine(url)
     with engine.begin() as conn:
-        for i in range(TABLES):
+        for i in range(tables):
             ref = f", parent_id INTEGER REFERENCES t{i - 1:03d}(id)" if i else ""
             conn.execute(text(f"CREATE TABLE t{i:03d} (id INTEGER PRIMARY KEY, name VARCHAR(80) NOT NULL, "
                               f"note TEXT, amount NUMERIC(10, 2), ratio REAL, created_at TIMESTAMP{ref})"))
@@ -138,6 +142,8 @@ def test_a_screen_built_on_first_use_shows_rows_and_links_to_its_parent(big_app)
     html = client.get("/admin/t001/", headers=VIEWER).get_data(as_text=True)
     assert "child" in html and 'href="/admin/t000/details/?id=1"' in html
     assert client.get("/admin/v499/", headers=VIEWER).status_code == 200
+    # a list page's menu links every screen: it asks them up-front questions only
+    assert is_deferred(_screen(big_app, "t123")) and is_deferred(_screen(big_app, "t321"))
 
 
 def test_two_first_requests_at_once_build_the_screen_once_and_both_are_served(big_app):
@@ -209,3 +215,64 @@ def test_a_screen_built_on_first_use_is_configured_like_one_built_at_start_up(ma
         assert view.get_list_columns() == built.get_list_columns(), screen
         assert view.get_details_columns() == built.get_details_columns(), screen
         assert type(view) is type(built) and view.endpoint == built.endpoint and view.url == built.url
+
+
+def test_warm_up_configures_every_mapper_and_builds_the_declared_and_custom_screens_only(tmp_path, monkeypatch):
+    """What gunicorn's master runs before it forks (console/gunicorn_conf.py ``when_ready``)."""
+    url = f"sqlite:///{tmp_path}/small.sqlite"
+    _schema(url, 20)
+    module = f"screens_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(textwrap.dedent("""
+        from views.base import ReflectedModelView
+
+        class Custom(ReflectedModelView):
+            table = "t005"
+    """))
+    (tmp_path / "backoffice.toml").write_text('[views.t003]\nlabel = "Three"\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    config = {"DATABASE_URL": url, "SECRET_KEY": "test-secret-key", "LOG_LEVEL": "WARNING",
+              "BACKOFFICE_CONFIG": str(tmp_path / "backoffice.toml"), "BACKOFFICE_CUSTOM_VIEWS": module}
+    try:
+        create_app(config)  # the first start creates the console's own tables (and writes through the ORM)
+        app = create_app(config)  # a restart
+        screens = {v.screen: v for v in views_of(app) if getattr(v, "screen", None)}
+        models = [entry.model for entry in app.extensions["backoffice.reflection"].tables.values() if entry.model]
+        assert len(screens) == 20 and all(is_deferred(v) for v in screens.values())
+        # the declarative file was checked and the tuned screen planned without configuring a mapper
+        assert not any(sa_inspect(model).configured for model in models)  # so the check below can fail
+        assert warm_up(app) == 2
+        assert all(sa_inspect(model).configured for model in models)
+        for entry in app.extensions["backoffice.reflection"].tables.values():  # what start-up read instead
+            mapper = sa_inspect(entry.model)
+            assert {name: set(local) for name, local in entry.relations.items()} == {
+                rel.key: {c.name for c in rel.local_columns} for rel in mapper.relationships}, entry.name
+        assert not is_deferred(screens["t003"]) and not is_deferred(screens["t005"])
+        assert all(is_deferred(v) for name, v in screens.items() if name not in ("t003", "t005"))
+        assert type(screens["t005"]).__name__ == "Custom" and screens["t003"].name == "Three"
+        assert app.test_client().get("/admin/t001/").status_code == 200
+    finally:
+        sys.modules.pop(module, None)
+
+
+@pytest.mark.slow  # a gunicorn process
+def test_a_custom_screen_that_cannot_be_built_stops_gunicorn_before_it_serves(sqlite_demo_url, tmp_path):
+    (tmp_path / "broken_screens.py").write_text(textwrap.dedent("""
+        from views.base import ReflectedModelView
+
+        class Broken(ReflectedModelView):
+            table = "people"
+
+            def __init__(self, *args, **kwargs):
+                raise RuntimeError("people screen: this constructor is broken")
+    """))
+    server = Gunicorn.start({"DATABASE_URL": sqlite_demo_url, "SECRET_KEY": "k", "LOG_LEVEL": "INFO",
+                             "BACKOFFICE_CUSTOM_VIEWS": "broken_screens",
+                             "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"}, cwd=tmp_path, workers=1, wait=False)
+    try:
+        server.process.wait(timeout=120)
+    finally:
+        server.stop()
+    assert server.process.returncode != 0
+    assert "people screen: this constructor is broken" in server.log()
+    assert "Booting worker" not in server.log()  # it never served

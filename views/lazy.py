@@ -3,16 +3,25 @@ finished): same classes, options, order and menu as :func:`views.tuning.build_sc
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 from flask import Flask, request
 from flask_admin import BaseView
+from sqlalchemy.orm import configure_mappers
 
+from views.base import ReflectedModelView
 from views.deferral import built, defer, is_deferred
 from views.names import endpoint_for, screen_url
 from views.tuning import finish, plan_screens, tuned_class
 
-__all__ = ["deferred_screens", "init_app"]
+__all__ = ["deferred_screens", "init_app", "warm_up", "EXTENSION"]
+
+#: ``app.extensions`` key: the deferred screens, and those to build before serving.
+EXTENSION = "backoffice.deferred_screens"
+
+#: Deferred screens carrying the maintainer's code or options (built by :func:`warm_up`).
+_WARM: weakref.WeakSet = weakref.WeakSet()
 
 
 def _deferred(view_class: type, entry, screen: str, db, kwargs: dict, spec: dict):
@@ -29,6 +38,10 @@ def _deferred(view_class: type, entry, screen: str, db, kwargs: dict, spec: dict
         view.can_create = view.can_edit = view.can_delete = False
         view.create_role = view.edit_role = view.delete_role = None
     defer(view, construct)
+    # A screen carrying the maintainer's code or options is built before serving (warm_up):
+    # an error in it stops the server's start instead of waiting for its first request.
+    if view_class is not ReflectedModelView or spec:
+        _WARM.add(view)
     return view
 
 
@@ -46,9 +59,27 @@ def init_app(app: Flask, screens: list) -> None:
     """Build a deferred screen when a request reaches it, after the guard's checks (which
     are registered before this hook and answer refusals with 404 first)."""
     by_endpoint = {view.endpoint: view for view in screens}
+    app.extensions[EXTENSION] = screens
 
     @app.before_request
     def _build_requested_screen():
         view = by_endpoint.get(request.blueprint) if request.blueprint else None
         if view is not None and is_deferred(view):
             built(view)
+
+
+def warm_up(app: Flask) -> int:
+    """Before a server serves (gunicorn's master, before it forks its workers): configure the
+    mappers of the whole schema, which SQLAlchemy otherwise does on the first use of any
+    mapper (about a second at 500 tables, paid by the first request to any table screen of
+    every worker), and build the screens that carry a custom class or declared options, so
+    an error in one stops the start loudly. Returns how many screens it built."""
+    configure_mappers()
+    screens = getattr(app, "extensions", {}).get(EXTENSION, ())  # gunicorn may serve another app (benchmarks)
+    warm = [view for view in screens if view in _WARM]
+    if not warm:
+        return 0
+    with app.app_context():
+        for view in warm:
+            built(view)
+    return len(warm)
