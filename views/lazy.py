@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Iterator
 
 from flask import Flask, request
+from jinja2 import TemplateNotFound, meta
 from flask_admin import BaseView
 from sqlalchemy.orm import configure_mappers
 
@@ -68,17 +69,40 @@ def init_app(app: Flask, screens: list) -> None:
             built(view)
 
 
+#: The class options naming a table screen's page templates.
+_PAGES = ("list_template", "details_template", "create_template", "edit_template")
+
+
+def _compile_templates(app: Flask, names: set[str]) -> None:
+    """Compile ``names`` and every template they extend, include or import by a literal name
+    (the first page of each kind otherwise compiles them: the larger part of a first request)."""
+    pending, seen = list(names), set()
+    while pending:
+        name = pending.pop()
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        try:
+            app.jinja_env.get_template(name)
+            source = app.jinja_env.loader.get_source(app.jinja_env, name)[0]
+        except TemplateNotFound:
+            continue  # a name only a render would resolve: that render says what is missing
+        pending.extend(meta.find_referenced_templates(app.jinja_env.parse(source)))
+
+
 def warm_up(app: Flask) -> int:
     """Before a server serves (gunicorn's master, before it forks its workers): configure the
     mappers of the whole schema, which SQLAlchemy otherwise does on the first use of any
     mapper (about a second at 500 tables, paid by the first request to any table screen of
-    every worker), and build the screens that carry a custom class or declared options, so
-    an error in one stops the start loudly. Returns how many screens it built."""
+    every worker), compile the screens' page templates, and build the screens that carry a
+    custom class or declared options, so an error in one stops the start loudly. Returns how
+    many screens it built."""
     configure_mappers()
     screens = getattr(app, "extensions", {}).get(EXTENSION, ())  # gunicorn may serve another app (benchmarks)
     warm = [view for view in screens if view in _WARM]
-    if not warm:
+    if not screens:
         return 0
+    _compile_templates(app, {getattr(type(view), option) for view in screens for option in _PAGES})
     with app.app_context():
         for view in warm:
             built(view)
