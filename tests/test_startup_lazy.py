@@ -12,8 +12,10 @@ import threading
 import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 
+from backoffice.core.settings import normalise_database_url
 from console.app import create_app
 from views.base import ReflectedModelView
 from views.custom import discover
@@ -35,7 +37,7 @@ OWNER = basic(*ADMIN)
 
 def _schema(url: str, tables: int = TABLES) -> None:
     """``tables`` tables, each referring to the one before, plus a view per 50."""
-    engine = create_engine(url)
+    engine = create_engine(normalise_database_url(url))
     with engine.begin() as conn:
         for i in range(tables):
             ref = f", parent_id INTEGER REFERENCES t{i - 1:03d}(id)" if i else ""
@@ -253,6 +255,38 @@ def test_warm_up_configures_every_mapper_and_builds_the_declared_and_custom_scre
         assert app.test_client().get("/admin/t001/").status_code == 200
     finally:
         sys.modules.pop(module, None)
+
+
+def _statements_of_a_restart(url: str) -> int:
+    """SQL statements every engine runs while the console restarts on ``url``."""
+    config = {"DATABASE_URL": url, "SECRET_KEY": "test-secret-key", "LOG_LEVEL": "ERROR"}
+    create_app(config)  # the first start creates the console's own tables
+    seen = []
+
+    def count(*_args):
+        seen.append(1)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        create_app(config)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    return len(seen)
+
+
+@pytest.mark.postgres
+def test_postgresql_start_up_asks_the_catalog_in_batches_not_per_table(pg_server, tmp_path, monkeypatch):
+    """Reflection, sizes, comments, views' definitions, audit set-up: the statements a
+    restart runs do not grow with the tables (20 and 120 tables: the same count)."""
+    monkeypatch.chdir(tmp_path)
+    counts = []
+    for tables in (20, 120):
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        url = pg_server.create_database(name)
+        _schema(url, tables)
+        counts.append(_statements_of_a_restart(url))
+        pg_server.drop_database(name)
+    assert counts[0] == counts[1] and counts[0] < 60, counts
 
 
 @pytest.mark.slow  # a gunicorn process
