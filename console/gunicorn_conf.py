@@ -22,6 +22,13 @@ into the next one and keeps the freed pages resident: about 3.5 MB of RSS per wo
 on the demo catalog, for well under a millisecond per request (``backoffice bench``
 measures both).
 
+Start-up on a big schema (docs/performance.md): table screens are built when first used
+(``views/lazy.py``). :func:`when_ready` runs in the master once the app is loaded and
+before the first fork: it configures the mappers of the whole schema (otherwise the first
+request to any table screen pays it, in every worker) and builds the screens that carry a
+custom class or declared options, so an error in one stops the server before it serves.
+Without ``preload_app`` each worker does the same in :func:`post_worker_init`.
+
 Serving under faults (docs/serving.md):
 
 - ``gthread`` workers with :data:`threads` threads. A worker's main loop keeps
@@ -46,9 +53,10 @@ import tempfile
 import time
 
 from backoffice.web import capacity
+from views import lazy
 
 __all__ = ["preload_app", "worker_class", "threads", "timeout", "graceful_timeout", "forwarded_allow_ips",
-           "pre_fork", "post_fork", "post_request", "close_database_connections", "raw_env", "child_exit",
+           "when_ready", "post_worker_init", "pre_fork", "post_fork", "post_request", "close_database_connections", "raw_env", "child_exit",
            "on_exit"]
 
 preload_app = True
@@ -67,6 +75,19 @@ def close_database_connections(app) -> None:
     with app.app_context():
         for engine in extension.engines.values():
             engine.dispose()
+
+
+def when_ready(server) -> None:  # gunicorn hook, runs in the master before the first fork
+    if server.cfg.preload_app:
+        started = time.perf_counter()
+        built = lazy.warm_up(server.app.wsgi())
+        server.log.info("mappers configured, %d declared or custom screens built in %.2f s",
+                        built, time.perf_counter() - started)
+
+
+def post_worker_init(worker) -> None:  # gunicorn hook, runs in each worker once its app is loaded
+    if not worker.cfg.preload_app:
+        lazy.warm_up(worker.wsgi)
 
 
 def pre_fork(server, worker) -> None:  # gunicorn hook, runs in the master before each fork

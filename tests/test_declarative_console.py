@@ -15,6 +15,7 @@ from console.cli import main
 from backoffice.core.declarations import DeclarationError, check_all, load_declarations
 from console.app import console_rules
 from backoffice.core.settings import normalise_database_url
+from views.deferral import built
 
 from tests.test_declarative_checks import custom_package  # noqa: F401  (fixture)
 
@@ -23,7 +24,8 @@ DEMO_FILE = ROOT / "backoffice" / "demo" / "demo.toml"
 
 
 def screen(app, name):
-    return next(v for v in app.extensions["backoffice.admin"]._views if getattr(v, "screen", None) == name)
+    """The screen of ``name``, built (its type is its own class, not the stand-in of views/deferral.py)."""
+    return built(next(v for v in app.extensions["backoffice.admin"]._views if getattr(v, "screen", None) == name))
 
 
 def write(tmp_path, toml: str) -> str:

@@ -426,3 +426,18 @@ def test_search_runs_through_flask_admins_search_hook(tmp_path):
     with app.test_request_context("/admin/film/?search=harb"):
         count, rows = view.get_list(0, None, False, "harb", [])
     assert seen == ["harb"] and count == 1 and [r.title for r in rows] == ["Harbour"]
+
+
+def test_view_class_bookkeeping_is_what_flask_admins_metaclass_sets_on_a_view_class():
+    from flask_admin import BaseView, expose
+
+    from backoffice.core.internals import VIEW_CLASS_BOOKKEEPING
+
+    class Page(BaseView):
+        @expose("/")
+        def index(self):
+            return "page"
+
+    assert {name for name in VIEW_CLASS_BOOKKEEPING if name in vars(Page)} == VIEW_CLASS_BOOKKEEPING
+    assert getattr(Page, "_default_view") == "index"
+    assert ("/", "index", ("GET",)) in getattr(Page, "_urls")

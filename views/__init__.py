@@ -16,7 +16,7 @@ from queues.spec import queue_specs
 from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
-from views import catalog_health, ux
+from views import catalog_health, lazy, ux
 from views import approval_capture, approvals, checks, page_spec, pages, revert
 from views.audit import AuditView
 from views.signins import SignInEventsView
@@ -27,7 +27,6 @@ from views.jump import JumpView
 from views.names import add_view
 from views.review_queue import ReviewQueueView
 from views.revert import RevertView
-from views.tuning import build_screens
 from views.report import SchemaReportView
 
 __all__ = ["init_app", "register_rules", "ReflectedModelView"]
@@ -55,8 +54,10 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     declarations = app.extensions.get("backoffice.declarations") or Declarations()
     custom = discover(settings.backoffice_custom_views)
     owned = app.extensions.get("backoffice.queues.owned")  # queues/ownership.py
-    for view in build_screens(reflection, declarations, db, custom, owned):
+    screens = list(lazy.deferred_screens(reflection, declarations, db, custom, owned))
+    for view in screens:  # each built when first used: start-up stays short on a big schema
         add_view(app, admin, view)
+    lazy.init_app(app, screens)
     for queue in queue_specs(declarations, reflection):
         add_view(app, admin, ReviewQueueView(queue, db, reflection))
     with app.app_context():

@@ -77,9 +77,8 @@ def _attribute_names(entry: ReflectedTable) -> dict[str, str]:
 
 def _relations_through(entry: ReflectedTable, columns: list[str]) -> set[str]:
     """Many-to-one relationships over a never-shown column: their select box would show it."""
-    mapper = sa_inspect(entry.model)
-    return {rel.key for rel in mapper.relationships
-            if rel.direction.name == "MANYTOONE" and any(c.name in columns for c in rel.local_columns)}
+    # entry.relations, not the mapper's: reading those would configure every mapper of the schema
+    return {name for name, local in entry.relations.items() if any(c in columns for c in local)}
 
 
 def _class_value(view_class: type, name: str) -> Any:

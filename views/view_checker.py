@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import inspect as sa_inspect
 
 from backoffice.core.declarations import Declarations, Problem, did_you_mean, problem
 from views.action_checks import check_actions
@@ -51,7 +50,7 @@ class ViewChecker:
         self.prefix = f'views."{key}"' if is_pattern(key) else f"views.{key}"
         self.columns = {c.name: c for c in entry.table.columns}
         try:
-            self.relations = set(sa_inspect(entry.model).relationships.keys()) if entry.model is not None else set()
+            self.relations = set(entry.relations)  # not the mapper's: that would configure every mapper
         except Exception:  # an unconfigurable mapper is reported by the reflection, not here
             self.relations = set()
         self.never = set(_str_list(spec.get("never_show")))

@@ -14,7 +14,12 @@ from werkzeug.routing import Rule
 __all__ = ["LazyBuildRule", "session_is_flushing", "update_values", "list_arguments", "column_by_index",
            "export_columns", "list_filter", "list_filters", "list_url", "column_choices", "list_value_is_flask_admins",
            "action_declaration", "set_actions", "action_handler", "BeforeViewHook", "FilterGroupsHook",
-           "SearchHook", "search_fields", "RunViewOnce", "WidgetText"]
+           "SearchHook", "search_fields", "RunViewOnce", "WidgetText", "VIEW_CLASS_BOOKKEEPING"]
+
+#: What Flask-Admin's view metaclass stores on every view class: the exposed URLs and the
+#: default view's name, read when the view's blueprint is registered and by its menu entry.
+#: A screen built on first use (views/deferral.py) answers them before it is built.
+VIEW_CLASS_BOOKKEEPING = frozenset({"_urls", "_default_view"})
 
 
 class LazyBuildRule(Rule):
