@@ -11,6 +11,7 @@ driving Chromium ``browser`` (and ``slow``), so ``-m "not postgres"`` really lea
 """
 from __future__ import annotations
 
+import gc
 import shutil
 import uuid
 from pathlib import Path
@@ -203,6 +204,20 @@ def outside_sql(app, sql: str, **params):
             connection.exec_driver_sql("SET LOCAL lock_timeout = '60s'")
         result = connection.execute(text(sql), params)
         return result.mappings().all() if result.returns_rows else None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _collect_garbage_between_files():
+    """Each file's consoles are garbage once it ends: collect them here, between files.
+
+    ``create_app()`` hands its objects to the oldest generation unscanned
+    (backoffice/web/startup.py): right for a server, which builds one console, but a test
+    process builds hundreds. Without this, their garbage piles up there for dozens of files
+    and goes in one full collection of 10-20 s at an arbitrary moment (measured), possibly
+    inside a request, whose database deadline (STATEMENT_TIMEOUT_MS + 1 s) it then exceeds:
+    a 503 that says nothing about the code under test. Between files it takes under a second."""
+    yield
+    gc.collect()
 
 
 @pytest.fixture(autouse=True)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 from types import FunctionType
 
 from backoffice.core.internals import VIEW_CLASS_BOOKKEEPING
+from backoffice.web.startup import collector_paused
 
 __all__ = ["DeferredScreen", "PENDING", "UP_FRONT", "defer", "built", "is_deferred", "build_all"]
 
@@ -73,7 +74,10 @@ class DeferredScreen:
             self.builder = threading.get_ident()
             try:
                 kept = {name: state[name] for name in _REGISTERED if name in state}
-                self.construct()
+                # Start-up work done late: thousands of objects that all stay alive. Without
+                # the pause they trigger collections that scan the whole heap, inside a request.
+                with collector_paused():
+                    self.construct()
                 state.update(kept)
                 del state[PENDING]
                 self.view.__class__ = self.real_class  # from now on: an ordinary screen
