@@ -190,8 +190,11 @@ def test_a_copy_that_stalls_past_the_statement_timeout_breaks_the_transfer(odd_u
         body.close()
         locker.rollback()
         locker.close()
-    # Nothing was sent yet (not even the header): the console's error page answers instead of a file
-    assert started[-1].startswith("500") and b"Request id" in b"".join(parts) and b"Id," not in b"".join(parts)
+    # Nothing was sent yet (not even the header): the console's error page answers instead of a
+    # file, saying the database stopped answering
+    page = b"".join(parts)
+    assert started[-1].startswith("503") and b"Database unavailable" in page and b"Request id" in page
+    assert b"Id," not in page
     event = outside_sql(app, "SELECT changes FROM backoffice_audit_events WHERE action = 'export'")[0]["changes"]
     new = event["new"] if isinstance(event, dict) else json.loads(event)["new"]
     assert new["complete"] is False and new["rows"] == 0

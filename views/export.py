@@ -108,7 +108,14 @@ class ExportEvent:
 
 
 class ExportFailed(RuntimeError):
-    """The database stopped sending an export's rows; the response breaks off unfinished."""
+    """The database stopped sending an export's rows; the response breaks off unfinished.
+
+    ``database_stalled``: no rows came for the allowed time (before the first chunk, the
+    console's envelope then answers 503, the database stopped answering, not a 500)."""
+
+    def __init__(self, message: str, *, stalled: bool = False):
+        super().__init__(message)
+        self.database_stalled = stalled
 
 
 def stream_csv(header: Sequence[str], rows: Iterable[Sequence[Any]], *, filename: str,
@@ -137,7 +144,8 @@ def stream_copied(header: Sequence[str], copy: CopyStream, *, filename: str, eve
             yield head + chunk if head else chunk
             head = b""
         if copy.error is not None:  # the transfer must break, or the client takes the file as whole
-            raise ExportFailed(f"the export stopped after {copy.rows} rows: {copy.error}") from copy.error
+            raise ExportFailed(f"the export stopped after {copy.rows} rows: {copy.error}",
+                               stalled=isinstance(copy.error, TimeoutError)) from copy.error
         if head:
             yield head
 

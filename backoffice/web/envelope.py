@@ -11,8 +11,8 @@ without any of them. :class:`ResponseEnvelope` wraps the WSGI app:
   Flask hooks reuse;
 * it adds the security headers and ``X-Request-Id`` to every response that lacks them;
 * when an exception escapes before the body is sent, it answers the console's own
-  error (503 when the database connection failed, else 500), JSON or HTML like the
-  app's error pages, and logs it;
+  error (503 when the database connection failed or stopped sending, else 500), JSON or
+  HTML like the app's error pages, and logs it;
 * when the app's own request-log hook did not run, it writes the request's log line.
 """
 from __future__ import annotations
@@ -47,7 +47,8 @@ def _status_code(status: str) -> int:
 
 
 def _is_disconnect(exc: BaseException) -> bool:
-    return isinstance(exc, DBAPIError) and errors.is_unreachable(exc)
+    # ``database_stalled``: an exception of ours saying the database stopped sending (an export)
+    return (isinstance(exc, DBAPIError) and errors.is_unreachable(exc)) or getattr(exc, "database_stalled", False)
 
 
 class ResponseEnvelope:
