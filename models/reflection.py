@@ -22,6 +22,7 @@ from sqlalchemy.exc import NoReferencedColumnError, NoReferencedTableError
 from sqlalchemy.ext.automap import automap_base, interfaces
 
 from models.kinds import VOLATILE, relation_kinds, view_definitions
+from models.cycles import edges_on_cycles
 from models.locating import identity_for
 from models.own import OWN_PREFIX
 
@@ -207,56 +208,6 @@ def _unique(taken: dict[type, set[str]], cls: type, name: str) -> str:
     return name
 
 
-def _cycles(metadata: MetaData) -> set[tuple[str, str]]:
-    """(table key, referred table key) of every foreign key that lies on a cycle: a row
-    pointing at itself (a tree's root), or tables pointing at each other. An edge is on
-    a cycle when both ends are in one strongly connected component (found in linear
-    time: a search per edge was quadratic, 0.1 s at 500 chained tables)."""
-    edges: dict[str, set[str]] = {}
-    for table in metadata.tables.values():
-        for fk in table.foreign_keys:
-            edges.setdefault(table.key, set()).add(fk.column.table.key)
-    component = _components(edges)
-    return {(a, b) for a, targets in edges.items() for b in targets if component[a] == component[b]}
-
-
-def _components(edges: dict[str, set[str]]) -> dict[str, int]:
-    """Node -> its strongly connected component (Tarjan's algorithm, without recursion)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    component: dict[str, int] = {}
-    stack: list[str] = []
-    nodes = set(edges) | {b for targets in edges.values() for b in targets}
-    for root in sorted(nodes):
-        if root in index:
-            continue
-        work = [(root, iter(sorted(edges.get(root, ()))))]
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        while work:
-            node, children = work[-1]
-            child = next(children, None)
-            if child is not None:
-                if child not in index:
-                    index[child] = low[child] = len(index)
-                    stack.append(child)
-                    work.append((child, iter(sorted(edges.get(child, ())))))
-                elif child not in component:  # still on the stack
-                    low[node] = min(low[node], index[child])
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                while True:
-                    member = stack.pop()
-                    component[member] = index[node]
-                    if member == node:
-                        break
-    return component
-
-
 def _only_many_to_one(cycles: set[tuple[str, str]], made: dict[type, dict[str, tuple[str, ...]]]):
     def generate(base, direction, return_fn, attrname, local_cls, referred_cls, **kw):
         """Skip collections and many-to-many: link tables keep their own screens, and
@@ -358,7 +309,7 @@ def reflect(engine: Engine, schemas: tuple[str, ...] = ()) -> Reflection:
         name_for_scalar_relationship=_relationship_namer(taken),
         name_for_collection_relationship=lambda _b, local_cls, referred_cls, constraint: _unique(
             taken, local_cls, python_identifier(referred_cls.__table__.name + "_rows")),
-        generate_relationship=_only_many_to_one(_cycles(metadata), made),
+        generate_relationship=_only_many_to_one(edges_on_cycles(metadata), made),
     )
     for entry in entries.values():
         entry.relations = made.get(entry.model, {})
