@@ -181,3 +181,15 @@ def test_without_redis_the_count_lives_in_a_file_of_the_instance_folder(limited_
         assert client.get("/admin/", headers=WRONG).status_code == 401
     assert second.get("/admin/", headers=RIGHT).status_code == 429
     assert (tmp_path / "instance" / "backoffice-limits.sqlite").is_file()
+
+
+def test_with_operator_auth_off_no_request_waits_on_the_limit_store(make_app):
+    """Auth off: no request is ever answered 401, so there is nothing to count; the store is
+    not asked at all (an unreachable one takes nothing down, and no request pays a lookup),
+    while the same store refuses every request once sign-in is on (the test above)."""
+    app = make_app(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}", OPERATOR_AUTH_RATE_LIMIT_MAX=LIMIT)
+    client = app.test_client()
+    assert app.extensions["backoffice.auth"].mode == "off"
+    for _ in range(LIMIT + 2):
+        assert client.get("/admin/", headers=WRONG).status_code == 200
+    assert client.get("/admin/movies/").status_code == 200

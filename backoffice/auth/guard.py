@@ -179,6 +179,10 @@ def init_app(app: Flask, settings: Settings) -> OperatorBasicAuth:
     limits.init_app(app, settings)
     signins.init_app(app, settings.operator_auth_rate_limit_window_seconds)
     guard = OperatorBasicAuth(app, settings, accounts, proxy_sign_on(settings, accounts))
+    if guard.mode != "on":
+        # No request is ever answered 401 ("off" lets every one in, "closed" answers 503), so
+        # there is no failed sign-in to count: checking the store on every request is pure cost.
+        app.extensions["backoffice.limiter"].enabled = False
     app.before_request(_role_gate)
     app.extensions["backoffice.auth"] = guard
     banners = app.extensions.setdefault("backoffice.banners", [])
