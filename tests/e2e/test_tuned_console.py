@@ -33,7 +33,12 @@ def test_the_search_box_is_reachable_from_the_keyboard(page, live_server):
     page.keyboard.type("Silent Harbor")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"search=Silent\+Harbor"))
-    titles = page.locator("table.model-list tbody td.col-title").all_inner_texts()
+    cells = page.locator("table.model-list tbody td.col-title")
+    # The URL changes when the navigation commits; the rows are read once the new page shows them
+    # (all_inner_texts does not wait, and may read a document still loading).
+    expect(page.locator("form[role=search] input[name=search]")).to_have_value("Silent Harbor")
+    expect(cells.first).to_be_visible()
+    titles = cells.all_inner_texts()
     assert titles and all("Silent" in t and "Harbor" in t for t in titles)  # every word matches
     assert_fits(page)
     screenshot(page, "list")
