@@ -14,12 +14,13 @@ import datetime as dt
 import json
 import re
 
-__all__ = ["formula_safe", "csv_text", "FORMULA_PREFIXES"]
+__all__ = ["formula_safe", "csv_text", "FORMULA_PREFIXES", "PLAIN_NUMBER"]
 
 #: First characters that make a spreadsheet evaluate a cell.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 #: ASCII digits only: "-٣" is no number to a spreadsheet, and the SQL rendering (views/export_copy.py) agrees.
-_PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+PLAIN_NUMBER = r"[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?"
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER)
 
 
 def formula_safe(value):

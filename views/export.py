@@ -38,7 +38,7 @@ from backoffice.core.internals import column_by_index, export_columns, list_argu
 from backoffice.web.csrf import SecureForm
 
 from views.display import display_value
-from views.export_copy import CopyStream, copy_cells
+from views.export_copy import CHUNK_BYTES, CopyStream, copy_cells
 from views.cells import formula_safe
 from views.names import db_session
 from views.presentation import PresentationPart
@@ -49,8 +49,6 @@ __all__ = ["StreamingExportMixin", "ExportEvent", "ExportFailed", "stream_copied
 
 log = logging.getLogger(__name__)
 
-#: Bytes of CSV gathered before handing them to the server.
-CHUNK_BYTES = 64 * 1024
 #: Rows fetched from the database per round trip.
 BATCH_ROWS = 2000
 _UNSEEN = object()

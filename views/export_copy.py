@@ -18,7 +18,6 @@ cursor's FETCH would have timed out. A client that hangs up cancels the COPY too
 """
 from __future__ import annotations
 
-import logging
 import queue
 import threading
 from collections.abc import Iterator
@@ -29,27 +28,25 @@ from psycopg2.extensions import encodings
 from sqlalchemy import types as sqltypes
 
 from backoffice.web.dbguard import shut_down_socket
+from views.cells import FORMULA_PREFIXES, PLAIN_NUMBER
 
-__all__ = ["cell_sql", "copy_cells", "CopyStream", "rendered_sql", "COPYABLE_CATEGORIES"]
-
-log = logging.getLogger(__name__)
+__all__ = ["cell_sql", "copy_cells", "CopyStream", "rendered_sql", "COPYABLE_CATEGORIES", "CHUNK_BYTES"]
 
 #: Categories (views/columns.py) whose cells :func:`cell_sql` renders in SQL.
 COPYABLE_CATEGORIES = frozenset({"integer", "boolean", "string", "text", "enum", "date", "datetime", "uuid",
                                  "numeric"})
 #: Chunks of CSV held between the COPY and the response: the worker's memory bound.
 QUEUE_CHUNKS = 8
-_CHUNK_BYTES = 64 * 1024
+#: Bytes of CSV gathered before handing them to the server (both export paths).
+CHUNK_BYTES = 64 * 1024
 _END = object()
-#: A number as text: never a formula (views/cells.py's ``_PLAIN_NUMBER``, ASCII digits).
-_PLAIN_NUMBER = r"^[+-]?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
 
 
 def _formula_safe(text) -> Any:
     """views/cells.py's :func:`formula_safe` in SQL; '' becomes NULL, which COPY writes as the
     empty unquoted field Python's csv writer writes for an empty string."""
-    starts = func.left(text, 1).in_(["=", "+", "-", "@", func.chr(9), func.chr(13)])
-    guarded = case((starts & not_(text.regexp_match(_PLAIN_NUMBER)), literal("'") + text), else_=text)
+    starts = func.left(text, 1).in_(list(FORMULA_PREFIXES))
+    guarded = case((starts & not_(text.regexp_match(f"^{PLAIN_NUMBER}$")), literal("'") + text), else_=text)
     return func.nullif(guarded, "")
 
 
@@ -124,7 +121,7 @@ class _Sink:
         self.parts.append(data[:-1] + b"\r\n" if data.endswith(b"\n") else data)
         self.rows += 1
         self.size += len(data)
-        if self.size >= _CHUNK_BYTES:
+        if self.size >= CHUNK_BYTES:
             self.flush()
 
     def flush(self) -> None:
@@ -175,7 +172,7 @@ class CopyStream:
                         cursor.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", sink)
                     sink.flush()
                 finally:
-                    raw, self._raw = self._raw, None
+                    self._raw = None
                     if self.stopped.is_set():
                         connection.invalidate()  # ended mid-COPY: never hand it back to the pool
                     else:
