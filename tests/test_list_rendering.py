@@ -20,7 +20,9 @@ def _same_token(body: str) -> str:
     # A CSRF token is signed with a timestamp: two requests a second apart differ there only.
     body = re.sub(r'(name="csrf_token" type="hidden" value=")[^"]+"', r'\1TOKEN"', body)
     body = re.sub(r'(data-csrf=")[^"]+"', r'\1TOKEN"', body)
-    # The template indents cells; one call does not. Whitespace next to tags is not content.
+    # The template indents cells and breaks long tags; one call does not. Whitespace next to
+    # tags, and runs of it inside a tag, are not content.
+    body = re.sub(r"<[^>]*>", lambda tag: re.sub(r"\s+", " ", tag.group()), body)
     return re.sub(r"\s*(<[^>]*>)\s*", r"\1", body)
 
 

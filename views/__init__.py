@@ -16,7 +16,7 @@ from queues.spec import queue_specs
 from backoffice.core.settings import Settings
 from models.reflection import Reflection
 
-from views import catalog_health, fragments, lazy, pagers, ux
+from views import catalog_health, fragments, lazy, list_parts, pagers, ux
 from views import approval_capture, approvals, checks, page_spec, pages, revert
 from views.audit import AuditView
 from views.signins import SignInEventsView
@@ -73,6 +73,7 @@ def init_app(app: Flask, db: SQLAlchemy, reflection: Reflection, settings: Setti
     ux.init_app(app, admin)
     fragments.init_app(app)
     pagers.init_app(app)
+    list_parts.init_app(app)
     app.extensions["backoffice.admin"] = admin
     catalog_health.init_app(app, admin, db, reflection, settings)
     app.extensions.setdefault("backoffice.banners", [])

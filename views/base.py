@@ -88,7 +88,7 @@ class ReflectedModelView(AccessPart, PresentationPart, FormsPart, WritesPart, Re
 
     def __init__(self, entry: ReflectedTable, screen: str, db, **kwargs):
         self.entry = entry
-        self.screen = screen
+        self.screen = screen = str(screen)  # not quoted_name: see views/lazy.py
         if "owned_columns" in kwargs:  # columns a review queue decides (queues/ownership.py)
             self.owned_columns = kwargs.pop("owned_columns")
         if entry.read_only:

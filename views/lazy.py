@@ -27,6 +27,9 @@ _WARM: weakref.WeakSet = weakref.WeakSet()
 
 def _deferred(view_class: type, entry, screen: str, db, kwargs: dict, spec: dict):
     view = view_class.__new__(view_class)
+    # A plain string: a reflected name is SQLAlchemy's quoted_name, whose attribute lookups
+    # (markupsafe asks every value for __html__) are slow on each page that shows it.
+    screen = str(screen)
 
     def construct() -> None:
         view_class.__init__(view, entry, screen, db, **kwargs)
