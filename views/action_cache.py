@@ -26,7 +26,10 @@ _URL, _FIELD, _TOKEN = object(), object(), object()
 
 def in_url(value) -> str:
     """``value`` as a query value inside an HTML attribute (werkzeug's quoting, then escaped)."""
-    return str(escape(quote_plus(str(value), safe=_URL_SAFE)))
+    text = str(value)
+    if text.isascii() and text.isdigit():
+        return text  # ASCII digits: neither quoted nor escaped
+    return str(escape(quote_plus(text, safe=_URL_SAFE)))
 
 
 def in_attribute(value) -> str:

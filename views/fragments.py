@@ -15,12 +15,13 @@ screen (``views/action_cache.py`` cuts and fills it, as for row actions).
 from __future__ import annotations
 
 from flask import current_app, request
+from jinja2 import pass_context
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup, escape
 
 from views.action_cache import action_template, fill
 
-__all__ = ["init_app", "kept", "kept_json", "action_form", "MAX_KEPT"]
+__all__ = ["init_app", "kept", "kept_json", "action_form", "lazy_import", "MAX_KEPT"]
 
 #: Renderings kept per view before the table is emptied.
 MAX_KEPT = 256
@@ -30,6 +31,7 @@ def init_app(app) -> None:
     app.add_template_global(kept, "backoffice_kept")
     app.add_template_global(action_form, "backoffice_action_form")
     app.add_template_global(kept_json, "backoffice_json")
+    app.add_template_global(lazy_import, "backoffice_lazy_import")
 
 
 def _table(view) -> dict:
@@ -117,3 +119,26 @@ def _action_form_html(form, url: str, return_url, csrf_field) -> str:
     parts.append(str(form.action()))
     parts.append("</form>")
     return "".join(parts)
+
+
+class _LazyTemplateModule:
+    """``{% import name as x with context %}``, done on the first use of ``x``."""
+
+    def __init__(self, context, name: str):
+        self._context, self._name, self._module = context, name, None
+
+    def __getattr__(self, attribute: str):
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        if self._module is None:
+            template = self._context.environment.get_template(self._name)
+            self._module = template.make_module(self._context.get_all(), True)
+        return getattr(self._module, attribute)
+
+
+@pass_context
+def lazy_import(context, name: str) -> _LazyTemplateModule:
+    """A macro library imported with the page's context when a macro of it is first called:
+    the list page's row-action macros are needed only until the screen's row actions are
+    kept (views/action_cache.py), or for actions the console does not keep."""
+    return _LazyTemplateModule(context, name)

@@ -68,13 +68,24 @@ def _part(value, column) -> str:
 
 def encode_identity(entry: ReflectedTable, model) -> str:
     """The ``id`` URL argument of ``model``, a row of ``entry``."""
-    columns = [entry.table.c[key] for key in entry.primary_key_attributes]
+    columns = _key_columns(entry)
+    if len(columns) == 1:  # the common key, asked for every row of every list page
+        value = getattr(model, columns[0].key)
+        if type(value) is int and not untyped(columns[0]):
+            return str(value)  # what _part and iterencode give: digits need no mark or escape
     return iterencode(_part(getattr(model, column.key), column) for column in columns)
+
+
+def _key_columns(entry: ReflectedTable) -> list:
+    kept = entry.__dict__.get("_key_columns")
+    if kept is None or kept[0] is not entry.table:
+        kept = entry.__dict__["_key_columns"] = (entry.table, [entry.table.c[key] for key in entry.primary_key_attributes])
+    return kept[1]
 
 
 def encode_values(entry: ReflectedTable, values) -> str:
     """The ``id`` URL argument of the row of ``entry`` whose key values are ``values``."""
-    columns = [entry.table.c[key] for key in entry.primary_key_attributes]
+    columns = _key_columns(entry)
     return iterencode(_part(value, column) for value, column in zip(values, columns))
 
 
