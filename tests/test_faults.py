@@ -51,6 +51,29 @@ def test_killed_connections_are_replaced_and_the_read_succeeds(own_pg, tmp_path,
     assert response.status_code == 200 and "movies" in response.get_data(as_text=True)
 
 
+def test_a_killed_pooled_connection_is_replaced_at_checkout_without_a_retry(own_pg, tmp_path, monkeypatch):
+    """A write has no retry: the checkout itself must notice that the server ended the
+    session while the connection sat in the pool, and hand out a fresh one."""
+    from sqlalchemy import text
+
+    server, url = own_pg
+    app = _app(url, tmp_path, monkeypatch)
+    db = app.extensions["sqlalchemy"]
+    with app.app_context():
+        before = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        db.session.remove()
+        server.admin_sql(f"SELECT pg_terminate_backend({before})")
+        for _ in range(50):  # the server writes its notice, then closes the socket
+            if not server.admin_sql(f"SELECT 1 FROM pg_stat_activity WHERE pid = {before}"):
+                break
+        after = db.session.execute(text("SELECT pg_backend_pid()")).scalar()
+        db.session.remove()
+    assert after != before
+    # A silent pooled connection is used without a round trip, and still answers.
+    with app.app_context():
+        assert db.session.execute(text("SELECT pg_backend_pid()")).scalar() == after
+
+
 def test_database_going_away_mid_run_gives_503_not_500(own_pg, tmp_path, monkeypatch):
     server, url = own_pg
     client = _app(url, tmp_path, monkeypatch).test_client()

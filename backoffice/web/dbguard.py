@@ -8,9 +8,12 @@
   registered with a watchdog thread which, once the deadline passes, shuts the
   connection's socket down. The blocked call returns at once with a disconnect
   error, which answers 503 (the connection is discarded, never reused).
-* **Ping on checkout.** A pooled connection is pinged when checked out (what
-  SQLAlchemy's ``pool_pre_ping`` does), but after it is registered, so a ping to a
-  hung server is bounded by the deadline too; a dead connection is replaced.
+* **Ping on checkout.** A pooled connection whose socket received anything while it
+  sat idle (a terminated backend's notice, the end of stream of a restarted server) is
+  pinged when checked out (what SQLAlchemy's ``pool_pre_ping`` does), after it is
+  registered, so a ping to a hung server is bounded by the deadline too; a dead
+  connection is replaced. A silent socket is used without a round trip: a server that
+  vanished without closing it fails the first statement at the deadline (503).
 * **One retry.** A GET or HEAD whose connection died (a terminated backend, a
   restarted server) runs its view once more on a fresh connection; a second failure,
   or any failure of a write, answers the console's 503 page.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -176,7 +180,7 @@ def _watch_engine(engine, watchdog: Watchdog) -> None:
         if expired is not None:
             raise DeadlineExceeded(expired.seconds)
         watchdog.attach(dbapi_connection)
-        if record.info.pop("backoffice_fresh", False):
+        if record.info.pop("backoffice_fresh", False) or _silent(dbapi_connection):
             return
         try:
             cursor = dbapi_connection.cursor()
@@ -195,6 +199,17 @@ def _watch_engine(engine, watchdog: Watchdog) -> None:
     def _checkin(dbapi_connection, record):
         if dbapi_connection is not None:
             watchdog.detach(dbapi_connection)
+
+
+def _silent(dbapi_connection) -> bool:
+    """Nothing arrived on an idle pooled connection's socket. A server that ended the
+    session (a terminated backend, a restart, a closed socket) has written its notice or
+    its end of stream there; a silent socket needs no round trip to be trusted."""
+    try:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    except (OSError, ValueError):  # closed already
+        return False
+    return not readable
 
 
 def init_app(app: Flask, db: SQLAlchemy, settings: Settings) -> None:
