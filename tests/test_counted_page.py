@@ -48,3 +48,51 @@ def test_the_count_follows_a_write_at_once(app, db_url):
     assert _count(client.get("/admin/movies/?page_size=5").get_data(as_text=True)) == f"{shown - 2:,} rows."
     # Past the last page: no row to carry the count, counted apart.
     assert _count(client.get("/admin/movies/?page_size=5&page=100000").get_data(as_text=True)) == f"{shown - 2:,} rows."
+
+
+def test_the_kept_page_query_follows_a_change_of_the_screens_columns(app):
+    client = app.test_client()
+    view = next(v for v in _views(app) if v.screen == "movies")
+    url = "/admin/movies/?page_size=5&sort=0&desc=1"
+    before, _ = _both(client, view, url)
+    view.column_list = list(reversed([c for c, _name in view._list_columns]))
+    view._refresh_cache()
+    after, slow = _both(client, view, url)
+    assert after == slow and after != before  # sort 0 is another column now, as the slow path says
+
+
+def test_a_screen_that_builds_its_own_query_gets_it_built_on_every_request(app):
+    from flask import request
+
+    client = app.test_client()
+    view = next(v for v in _views(app) if v.screen == "movies")
+    assert client.get("/admin/movies/?page_size=5").status_code == 200  # the screen is built
+    base = type(view)
+
+    class Narrowed(base):
+        def get_query(self):
+            below = request.args.get("below")
+            query = super().get_query()
+            return query.filter(self.model.id < int(below)) if below else query
+
+        def get_count_query(self):
+            below = request.args.get("below")
+            query = super().get_count_query()
+            return query.filter(self.model.id < int(below)) if below else query
+
+    view.__class__ = Narrowed
+    try:
+        counts = [_count(client.get(f"/admin/movies/?page_size=5&below={n}").get_data(as_text=True))
+                  for n in (11, 21, 11)]
+    finally:
+        view.__class__ = base
+    assert counts == ["10 rows.", "20 rows.", "10 rows."]
+
+
+def test_the_kept_page_query_follows_a_new_default_order(app):
+    client = app.test_client()
+    view = next(v for v in _views(app) if v.screen == "movies")
+    first, _ = _both(client, view, "/admin/movies/?page_size=5")
+    view.column_default_sort = ("title", True)  # changed at run time, no _refresh_cache
+    fast, slow = _both(client, view, "/admin/movies/?page_size=5")
+    assert fast == slow and fast != first

@@ -26,6 +26,7 @@ from __future__ import annotations
 from flask import flash, g, request, url_for
 from sqlalchemy import func, literal_column, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import scoped_session
 
 from backoffice.core.internals import FilterGroupsHook, list_arguments, list_filter, list_url
 from backoffice.replica.heavy import read_heavy
@@ -33,6 +34,7 @@ from views.identity import encode_identity, find_row
 from views.inline import stand_in
 from views.keyset import PageKeyError, decode_key, encode_key, seek_condition
 from views.names import db_session
+from views.page_query import counted_page_query
 from views.paging import ListingPage, ShownCount, TableSize, count_plan, requested_order
 from views.rowactions import ROW_PLACEHOLDER, ROW_PROBE
 from views.table_offer import TableOffer
@@ -177,10 +179,16 @@ class ReadingPart(FilterGroupsHook, TableOffer):
 
     def _counted_page(self, page, sort_column, sort_desc, page_size):
         """A page and the exact count of the screen's rows (``get_count_query``, as the plain
-        count asks it) from one statement; an empty page (past the end) counts apart."""
-        query = super().get_list(page, sort_column, sort_desc, None, None, execute=False, page_size=page_size)[1]
-        total = self.get_count_query().scalar_subquery().label("backoffice_total")
-        rows = query.add_columns(total).all()
+        count asks it) from one statement, built once per page, order and size
+        (``views/page_query.py``); an empty page (past the end) counts apart."""
+        def build():
+            query = super(ReadingPart, self).get_list(page, sort_column, sort_desc, None, None,
+                                                      execute=False, page_size=page_size)[1]
+            return query.add_columns(self.get_count_query().scalar_subquery().label("backoffice_total"))
+
+        query = counted_page_query(self, build, page, sort_column, sort_desc, page_size)
+        session = db_session(self)
+        rows = query.with_session(session() if isinstance(session, scoped_session) else session).all()
         if not rows:
             return [], None
         return [row[0] for row in rows], ShownCount(rows[0][1] or 0)

@@ -57,6 +57,10 @@ def engine_options(url: str, settings: Settings) -> dict:
     so SQLAlchemy's own pre-ping is off there (it would ping before the deadline applies).
     """
     # JSON nested too deep to decode stays text (backoffice/core/values.py): one row must not break a page.
+    if make_url(url).get_backend_name() == "sqlite":
+        # A SQLite connection is a file handle: there is no server to lose, and a ping is
+        # one more statement per request.
+        return {"pool_pre_ping": False, "json_deserializer": safe_json_loads}
     if make_url(url).get_backend_name() != "postgresql":
         return {"pool_pre_ping": True, "json_deserializer": safe_json_loads}
     server_options = "-c application_name=backoffice"
