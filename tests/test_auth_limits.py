@@ -190,6 +190,11 @@ def test_with_operator_auth_off_no_request_waits_on_the_limit_store(make_app):
     app = make_app(RATELIMIT_STORAGE_URI=f"redis://127.0.0.1:{free_port()}", OPERATOR_AUTH_RATE_LIMIT_MAX=LIMIT)
     client = app.test_client()
     assert app.extensions["backoffice.auth"].mode == "off"
+    limiter = app.extensions["backoffice.limiter"]
+    hooks = [f for funcs in (*app.before_request_funcs.values(), *app.after_request_funcs.values(),
+                             *app.teardown_request_funcs.values()) for f in funcs]
+    assert hooks and not [f for f in hooks if getattr(f, "__self__", None) is limiter
+                          or limiter in getattr(f, "args", ())]
     for _ in range(LIMIT + 2):
         assert client.get("/admin/", headers=WRONG).status_code == 200
     assert client.get("/admin/movies/").status_code == 200

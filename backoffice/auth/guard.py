@@ -182,7 +182,8 @@ def init_app(app: Flask, settings: Settings) -> OperatorBasicAuth:
     if guard.mode != "on":
         # No request is ever answered 401 ("off" lets every one in, "closed" answers 503), so
         # there is no failed sign-in to count: checking the store on every request is pure cost.
-        app.extensions["backoffice.limiter"].enabled = False
+        # The limiter stays (the dashboard reports its store); its request hooks go.
+        limits.detach(app, app.extensions["backoffice.limiter"])
     app.before_request(_role_gate)
     app.extensions["backoffice.auth"] = guard
     banners = app.extensions.setdefault("backoffice.banners", [])

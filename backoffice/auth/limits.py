@@ -17,6 +17,7 @@ import logging
 import math
 import sqlite3
 import time
+from functools import partial
 
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from backoffice.web.errors import error_response, unavailable_when
 from backoffice.web.health import PUBLIC_ENDPOINTS
 from backoffice.core.settings import Settings, SettingsError
 
-__all__ = ["init_app", "client_address", "attempted_username", "LIMITS_FILE", "STORE_UNAVAILABLE"]
+__all__ = ["init_app", "detach", "client_address", "attempted_username", "LIMITS_FILE", "STORE_UNAVAILABLE"]
 
 log = logging.getLogger("backoffice.auth")
 
@@ -153,3 +154,20 @@ def init_app(app: Flask, settings: Settings) -> Limiter:
         return body, status, {"Retry-After": str(retry_after)}
 
     return limiter
+
+
+def detach(app: Flask, limiter: Limiter) -> None:
+    """Switch ``limiter`` off and take its request hooks out of ``app`` (Flask-Limiter
+    registers a check before, headers after and a release at the end of every request;
+    switched off they still look the request's limits up)."""
+    limiter.enabled = False
+
+    def its_own(hook) -> bool:
+        owner = getattr(hook, "__self__", None)
+        if owner is None and isinstance(hook, partial):
+            owner = hook.args[0] if hook.args else None
+        return owner is limiter
+
+    for hooks in (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs):
+        for blueprint, funcs in hooks.items():
+            funcs[:] = [hook for hook in funcs if not its_own(hook)]
