@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, current_app, flash, g, has_request_context, redirect, request, url_for
 from flask_admin import BaseView, expose
 from sqlalchemy import select
 
@@ -31,7 +31,17 @@ PAGE_SIZE = 100
 
 
 def approving_roles(app) -> set[str]:
-    """Every role some screen of ``app`` names in its ``approval``."""
+    """Every role some screen of ``app`` names in its ``approval`` (asked once per request:
+    the banner and the sidebar both ask)."""
+    if has_request_context():
+        known = g.get("_backoffice_approving_roles")
+        if known is None or known[0] is not app:
+            known = g._backoffice_approving_roles = (app, _approving_roles(app))
+        return known[1]
+    return _approving_roles(app)
+
+
+def _approving_roles(app) -> set[str]:
     roles = {role for view in views_of(app) for kind in KINDS if (role := approval_role(view, kind))}
     queues = [getattr(view, "queue", None) for view in views_of(app)]
     roles |= {a.approval for view in views_of(app) for a in (getattr(view, "declared_actions", None) or {}).values()
