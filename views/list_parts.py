@@ -10,7 +10,7 @@ with the blocks (fast paths off), ``tests/test_list_template.py`` with Flask-Adm
 """
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import request
 from flask_admin.babel import gettext, ngettext
 from jinja2 import pass_context
 from markupsafe import Markup, escape
@@ -105,7 +105,7 @@ def menu_bar(context, actions_menu: Markup) -> Markup:
     out.append("</ul>")
     entry = getattr(view, "entry", None)
     if view.can_delete and entry:
-        url = url_for("revert.deleted_view", table=entry.qualified_name)
+        url = get_url("revert.deleted_view", table=entry.qualified_name)  # url_for's text, remembered
         out.append(f'<p class="small mb-2"><a class="backoffice-recently-deleted" href="{escape(url)}">Recently deleted</a></p>')
     return Markup("".join(out))
 
