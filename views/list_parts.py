@@ -1,4 +1,4 @@
-"""The list page's header row and tab bar written in Python (``backoffice/model/list.html``).
+"""The list page's header row, tab bar and filter form written in Python (``backoffice/model/list.html``).
 
 Flask-Admin renders both through Jinja: per column a permission check, a sort URL, a
 translated title and half a dozen escapes; per tab a URL or a form. These functions write
@@ -15,12 +15,13 @@ from flask_admin.babel import gettext, ngettext
 from jinja2 import pass_context
 from markupsafe import Markup, escape
 
-__all__ = ["init_app", "list_header", "menu_bar"]
+__all__ = ["init_app", "list_header", "menu_bar", "filter_form"]
 
 
 def init_app(app) -> None:
     app.add_template_global(list_header, "backoffice_list_header")
     app.add_template_global(menu_bar, "backoffice_menu_bar")
+    app.add_template_global(filter_form, "backoffice_filter_form")
 
 
 @pass_context
@@ -121,6 +122,27 @@ def _export_tab(view, get_url) -> str:
                 f'role="button" aria-haspopup="true" aria-expanded="false">{title}</a><div class="dropdown-menu">{links}</div></li>')
     url = get_url(".export", export_type=view.export_types[0], **args)
     return f'<li><a class="nav-link" href="{escape(url)}" title="{title}">{title}</a></li>'
+
+
+@pass_context
+def filter_form(context) -> Markup:
+    """``admin/model/layout.html``'s ``filter_form()``: the form the filter menu fills in."""
+    out = [f'<form id="filter_form" method="GET" action="{escape(context["return_url"])}">']
+    out.extend(_hidden(name, value) for name, value in context["extra_args"].items())
+    if context["sort_column"] is not None:
+        out.append(_hidden("sort", context["sort_column"]))
+    if context["sort_desc"]:
+        out.append(_hidden("desc", 1))
+    if context["search"]:
+        out.append(_hidden("search", context["search"]))
+    if context["page_size"] != context["default_page_size"]:
+        out.append(_hidden("page_size", context["page_size"]))
+    out.append(f'<div class="pull-right"><button type="submit" class="btn btn-primary d-none">{escape(gettext("Apply"))}</button>')
+    if context["active_filters"]:
+        out.append(f'<a href="{escape(context["clear_search_url"])}" class="btn btn-secondary">'
+                   f'{escape(gettext("Reset Filters"))}</a>')
+    out.append('</div><table class="filters"></table></form><div class="clearfix"></div>')
+    return Markup("".join(out))
 
 
 def _search_form(context, page_size) -> str:
