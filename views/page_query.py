@@ -14,22 +14,18 @@ the sorting or pagination steps) builds it on every request, as before.
 """
 from __future__ import annotations
 
-from flask_admin.contrib.sqla import ModelView
+from backoffice.core.internals import list_configuration, page_query_is_flask_admins
 
 __all__ = ["counted_page_query", "MOST"]
 
 #: Kept page queries per screen before the table is emptied.
 MOST = 256
 
-_BUILDING_STEPS = ("get_query", "get_count_query", "_apply_sorting", "_apply_pagination", "_apply_path_joins",
-                   "_order_by", "get_list")
-
 
 def _keepable(cls: type) -> bool:
     known = cls.__dict__.get("_backoffice_page_query_keepable")
     if known is None:
-        known = all(getattr(cls, step, None) is getattr(ModelView, step, None) for step in _BUILDING_STEPS
-                    if step != "get_list")
+        known = page_query_is_flask_admins(cls)
         setattr(cls, "_backoffice_page_query_keepable", known)
     return known
 
@@ -40,7 +36,7 @@ def counted_page_query(view, build, page, sort_column, sort_desc, page_size):
     if not _keepable(type(view)):
         return build()
     # What Flask-Admin's _refresh_cache rebuilds (the columns and their sort expressions) ...
-    built_from = (view._sortable_columns, view._list_columns)
+    built_from = list_configuration(view)
     kept = view.__dict__.get("_backoffice_page_queries")
     if kept is None or kept[0][0] is not built_from[0] or kept[0][1] is not built_from[1]:
         kept = view.__dict__["_backoffice_page_queries"] = (built_from, {})

@@ -125,6 +125,26 @@ def list_value_is_flask_admins(cls: type) -> bool:
                for name in ("get_list_value", "_get_list_value", "_get_field_value"))
 
 
+# -- Flask-Admin 2.2 sqla ModelView: how the list's page query is built (views/page_query.py)
+
+def page_query_is_flask_admins(cls: type) -> bool:
+    """True when ``cls`` builds a list page's query exactly as Flask-Admin's sqla
+    ``ModelView`` does (``get_query``, ``get_count_query`` and the ``_apply_sorting`` /
+    ``_apply_pagination`` / ``_order_by`` steps, none overridden): the query then depends on
+    the view's configuration and the page's arguments only."""
+    from flask_admin.contrib.sqla import ModelView
+
+    return all(getattr(cls, name, None) is getattr(ModelView, name, None)
+               for name in ("get_query", "get_count_query", "_apply_sorting", "_apply_pagination",
+                            "_apply_path_joins", "_order_by"))
+
+
+def list_configuration(view: Any) -> tuple:
+    """What Flask-Admin's ``_refresh_cache`` rebuilds when a view's list configuration
+    changes (its list columns and their sort expressions): new objects after each rebuild."""
+    return view._sortable_columns, view._list_columns
+
+
 # -- Flask-Admin 2.2 ActionsMixin: the list's batch actions (views/base.py, views/access.py) -
 
 def action_declaration(value: Any) -> tuple[str, str, str | None] | None:
