@@ -96,3 +96,16 @@ def test_the_kept_page_query_follows_a_new_default_order(app):
     view.column_default_sort = ("title", True)  # changed at run time, no _refresh_cache
     fast, slow = _both(client, view, "/admin/movies/?page_size=5")
     assert fast == slow and fast != first
+
+
+def test_the_kept_page_query_follows_a_new_sort_expression_under_the_same_name(app):
+    client = app.test_client()
+    view = next(v for v in _views(app) if v.screen == "movies")
+    index = [c for c, _name in view._list_columns].index("title")
+    url = f"/admin/movies/?page_size=5&sort={index}"
+    before, _ = _both(client, view, url)
+    # "title" now sorts by another column: the same name and key, another query.
+    view.column_sortable_list = [("title", view.model.imdb_id)]
+    view._refresh_cache()
+    after, slow = _both(client, view, url)
+    assert after == slow and after != before
